@@ -1,0 +1,1 @@
+"""The publishing side of sqla-conformance: results schema, merge, HTML report, upgrade gate."""
