@@ -1,0 +1,115 @@
+"""Render a merged matrix as one self-contained HTML page, and as a Markdown summary."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from reports.merge import Matrix
+from reports.schema import OUTCOMES
+
+SYMBOLS = {"pass": "✓", "differs": "≈", "fail": "✗", "unsupported": "–", "error": "!"}
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,  # every string from a results file is data, never markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def cell_payload(cell: dict[str, Any]) -> dict[str, Any]:
+    """What the evidence panel shows for one cell (rendered with textContent, never as HTML)."""
+    return {
+        "behaviour": cell["behaviour"],
+        "target": cell["target"],
+        "outcome": cell["outcome"],
+        "expected": cell.get("expected"),
+        "reason": cell.get("reason", ""),
+        "doc": cell.get("doc", ""),
+        "evidence": cell.get("evidence", {}),
+        "duration_s": cell.get("duration_s"),
+        "source": cell.get("source"),
+    }
+
+
+def render_html(matrix: Matrix) -> str:
+    targets = matrix.sorted_targets()
+    rows = []
+    payload: dict[str, Any] = {}
+    for area, behaviours in matrix.areas().items():
+        area_rows = []
+        passed = total = 0
+        for behaviour in behaviours:
+            cells = []
+            for column, key in enumerate(targets):
+                cell = matrix.cells.get((behaviour["id"], key))
+                if cell is None:
+                    cells.append(None)
+                    continue
+                cell_id = f"c{len(payload)}"
+                payload[cell_id] = cell_payload(cell)
+                total += 1
+                passed += cell["outcome"] in ("pass", "differs")
+                cells.append({"id": cell_id, "outcome": cell["outcome"], "symbol": SYMBOLS[cell["outcome"]], "column": column})
+            area_rows.append({"behaviour": behaviour, "cells": cells})
+        rows.append({"area": area, "rows": area_rows, "passed": passed, "total": total})
+    columns = []
+    for key in targets:
+        target = matrix.targets[key]
+        outcomes = [c["outcome"] for (b, k), c in matrix.cells.items() if k == key]
+        good = sum(outcome in ("pass", "differs") for outcome in outcomes)
+        columns.append({"target": target, "score": f"{good}/{len(outcomes)}"})
+    return _environment().get_template("report.html.j2").render(
+        areas=rows,
+        columns=columns,
+        payload=payload,
+        counts=matrix.counts(),
+        outcomes=OUTCOMES,
+        symbols=SYMBOLS,
+        runs=matrix.runs,
+        duplicates=matrix.duplicates,
+        generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def render_markdown(matrix: Matrix) -> str:
+    lines = ["# sqla-conformance", ""]
+    counts = matrix.counts()
+    lines.append(", ".join(f"{counts[o]} {o}" for o in OUTCOMES) + f" ({len(matrix.cells)} cells)")
+    lines += ["", "| target | server | SQLAlchemy | " + " | ".join(OUTCOMES) + " |", "|---|---|---|" + "---|" * len(OUTCOMES)]
+    for key in matrix.sorted_targets():
+        target = matrix.targets[key]
+        per = dict.fromkeys(OUTCOMES, 0)
+        for (_, cell_key), cell in matrix.cells.items():
+            if cell_key == key:
+                per[cell["outcome"]] += 1
+        lines.append(
+            f"| {target['backend']}/{target['driver']} | {target.get('server', '')} | {target.get('sqlalchemy', '')} | "
+            + " | ".join(str(per[o]) for o in OUTCOMES) + " |"
+        )
+    problems = [c for c in matrix.cells.values() if c["outcome"] in ("fail", "error")]
+    if problems:
+        lines += ["", "## fail and error cells", ""]
+        for cell in problems:
+            reason = " ".join(str(cell.get("reason", "")).split())[:200].replace("|", "\\|")
+            lines.append(f"- **{cell['outcome']}** `{cell['behaviour']}` on {cell['target']['backend']}/{cell['target']['driver']}: {reason}")
+    if matrix.duplicates:
+        lines += ["", "## duplicate cells", ""] + [f"- {d}" for d in matrix.duplicates]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(matrix: Matrix, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "index.html"
+    temporary = path.with_suffix(".html.tmp")
+    temporary.write_text(render_html(matrix), encoding="utf-8")
+    temporary.replace(path)
+    return path

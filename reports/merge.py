@@ -1,0 +1,83 @@
+"""Merge any number of results files into one matrix: behaviours x targets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reports.schema import OUTCOMES, ResultsError, load_results
+
+TARGET_KEY_FIELDS = ("backend", "driver", "async", "server", "sqlalchemy")
+
+
+def target_key(target: dict[str, Any]) -> tuple:
+    return tuple(str(target.get(name, "")) for name in TARGET_KEY_FIELDS)
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; directories contribute their ``*.json`` files."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(path.glob("*.json")))
+        else:
+            found.append(path)
+    return found
+
+
+@dataclass
+class Matrix:
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    targets: dict[tuple, dict[str, Any]] = field(default_factory=dict)
+    behaviours: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cells: dict[tuple[str, tuple], dict[str, Any]] = field(default_factory=dict)
+    duplicates: list[str] = field(default_factory=list)
+    benchmarks: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, data: dict[str, Any], source: str) -> None:
+        self.runs.append({**data["run"], "source": source})
+        for cell in data["cells"]:
+            key = target_key(cell["target"])
+            self.targets.setdefault(key, cell["target"])
+            self.behaviours.setdefault(
+                cell["behaviour"],
+                {"id": cell["behaviour"], "area": cell["area"], "title": cell.get("title", cell["behaviour"]),
+                 "claim": cell.get("claim", ""), "doc": cell.get("behaviour_doc", cell.get("doc", ""))},
+            )
+            slot = (cell["behaviour"], key)
+            if slot in self.cells:
+                self.duplicates.append(
+                    f"{cell['behaviour']} on {cell['target'].get('backend')}/{cell['target'].get('driver')} "
+                    f"appears again in {source} (kept the first, from {self.cells[slot]['source']})"
+                )
+                continue
+            self.cells[slot] = {**cell, "source": source}
+        self.benchmarks.extend(data.get("benchmarks", []))
+
+    def sorted_targets(self) -> list[tuple]:
+        order = {"sqlite": 0, "postgresql": 1, "mysql": 2}
+        return sorted(self.targets, key=lambda key: (order.get(key[0], 9), *key))
+
+    def areas(self) -> dict[str, list[dict[str, Any]]]:
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for behaviour in sorted(self.behaviours.values(), key=lambda b: (b["area"], b["id"])):
+            grouped.setdefault(behaviour["area"], []).append(behaviour)
+        return grouped
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for cell in self.cells.values():
+            counts[cell["outcome"]] += 1
+        return counts
+
+
+def load_matrix(paths: Iterable[Path]) -> Matrix:
+    files = expand_paths(paths)
+    if not files:
+        raise ResultsError("no results files found")
+    matrix = Matrix()
+    for path in files:
+        matrix.add(load_results(path), path.name)
+    return matrix
