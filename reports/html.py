@@ -58,7 +58,9 @@ def render_html(matrix: Matrix) -> str:
                 payload[cell_id] = cell_payload(cell)
                 total += 1
                 passed += cell["outcome"] in ("pass", "differs")
-                cells.append({"id": cell_id, "outcome": cell["outcome"], "symbol": SYMBOLS[cell["outcome"]], "column": column})
+                cells.append(
+                    {"id": cell_id, "outcome": cell["outcome"], "symbol": SYMBOLS[cell["outcome"]], "column": column}
+                )
             area_rows.append({"behaviour": behaviour, "cells": cells})
         rows.append({"area": area, "rows": area_rows, "passed": passed, "total": total})
     columns = []
@@ -67,16 +69,20 @@ def render_html(matrix: Matrix) -> str:
         outcomes = [c["outcome"] for (b, k), c in matrix.cells.items() if k == key]
         good = sum(outcome in ("pass", "differs") for outcome in outcomes)
         columns.append({"target": target, "score": f"{good}/{len(outcomes)}"})
-    return _environment().get_template("report.html.j2").render(
-        areas=rows,
-        columns=columns,
-        payload=payload,
-        counts=matrix.counts(),
-        outcomes=OUTCOMES,
-        symbols=SYMBOLS,
-        runs=matrix.runs,
-        duplicates=matrix.duplicates,
-        generated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            areas=rows,
+            columns=columns,
+            payload=payload,
+            counts=matrix.counts(),
+            outcomes=OUTCOMES,
+            symbols=SYMBOLS,
+            runs=matrix.runs,
+            duplicates=matrix.duplicates,
+            generated=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        )
     )
 
 
@@ -84,7 +90,11 @@ def render_markdown(matrix: Matrix) -> str:
     lines = ["# sqla-conformance", ""]
     counts = matrix.counts()
     lines.append(", ".join(f"{counts[o]} {o}" for o in OUTCOMES) + f" ({len(matrix.cells)} cells)")
-    lines += ["", "| target | server | SQLAlchemy | " + " | ".join(OUTCOMES) + " |", "|---|---|---|" + "---|" * len(OUTCOMES)]
+    lines += [
+        "",
+        "| target | server | SQLAlchemy | " + " | ".join(OUTCOMES) + " |",
+        "|---|---|---|" + "---|" * len(OUTCOMES),
+    ]
     for key in matrix.sorted_targets():
         target = matrix.targets[key]
         per = dict.fromkeys(OUTCOMES, 0)
@@ -93,14 +103,16 @@ def render_markdown(matrix: Matrix) -> str:
                 per[cell["outcome"]] += 1
         lines.append(
             f"| {target['backend']}/{target['driver']} | {target.get('server', '')} | {target.get('sqlalchemy', '')} | "
-            + " | ".join(str(per[o]) for o in OUTCOMES) + " |"
+            + " | ".join(str(per[o]) for o in OUTCOMES)
+            + " |"
         )
     problems = [c for c in matrix.cells.values() if c["outcome"] in ("fail", "error")]
     if problems:
         lines += ["", "## fail and error cells", ""]
         for cell in problems:
             reason = " ".join(str(cell.get("reason", "")).split())[:200].replace("|", "\\|")
-            lines.append(f"- **{cell['outcome']}** `{cell['behaviour']}` on {cell['target']['backend']}/{cell['target']['driver']}: {reason}")
+            where = f"{cell['target']['backend']}/{cell['target']['driver']}"
+            lines.append(f"- **{cell['outcome']}** `{cell['behaviour']}` on {where}: {reason}")
     if matrix.duplicates:
         lines += ["", "## duplicate cells", ""] + [f"- {d}" for d in matrix.duplicates]
     return "\n".join(lines) + "\n"

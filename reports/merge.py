@@ -43,8 +43,13 @@ class Matrix:
             self.targets.setdefault(key, cell["target"])
             self.behaviours.setdefault(
                 cell["behaviour"],
-                {"id": cell["behaviour"], "area": cell["area"], "title": cell.get("title", cell["behaviour"]),
-                 "claim": cell.get("claim", ""), "doc": cell.get("behaviour_doc", cell.get("doc", ""))},
+                {
+                    "id": cell["behaviour"],
+                    "area": cell["area"],
+                    "title": cell.get("title", cell["behaviour"]),
+                    "claim": cell.get("claim", ""),
+                    "doc": cell.get("behaviour_doc", cell.get("doc", "")),
+                },
             )
             slot = (cell["behaviour"], key)
             if slot in self.cells:

@@ -48,7 +48,17 @@ def test_commit_as_you_go_commits_each_unit_and_begins_again(engine, capture):
         connection.commit()
         connection.execute(text("INSERT INTO user_account (name) VALUES (:name)"), {"name": "squidward"})
 
-    assert capture.kinds() == ["begin", "execute", "commit", "begin", "execute", "commit", "begin", "execute", "rollback"]
+    assert capture.kinds() == [
+        "begin",
+        "execute",
+        "commit",
+        "begin",
+        "execute",
+        "commit",
+        "begin",
+        "execute",
+        "rollback",
+    ]
     with engine.connect() as connection:
         names = connection.scalars(select(user_table.c.name).order_by(user_table.c.name)).all()
     assert capture.measure("rows kept", names) == ["patrick", "sandy"]
@@ -87,7 +97,9 @@ def test_begin_once_rolls_back_when_block_raises(engine, capture):
     assert capture.measure("rows after the block", count_users(engine)) == 0
 
 
-@behaviour("txn.session-implicit-begin-rollback-on-close", doc="tutorial/dbapi_transactions.html#executing-with-an-orm-session")
+@behaviour(
+    "txn.session-implicit-begin-rollback-on-close", doc="tutorial/dbapi_transactions.html#executing-with-an-orm-session"
+)
 def test_session_begins_implicitly_and_rolls_back_on_close(engine, capture):
     """A ``Session`` begins a transaction implicitly at its first SQL, and ``close()`` without
     ``commit()`` rolls it back, discarding the flushed rows.
