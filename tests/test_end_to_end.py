@@ -1,0 +1,197 @@
+"""The conformance run as a user starts it: child pytest processes, real servers, real results files."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+import sqlalchemy
+
+from reports.schema import load_results
+from tests.conftest import DATA, PROJECT_ROOT, clean_environment, run_suite
+
+
+def cells_by_behaviour(path):
+    return {cell["behaviour"]: cell for cell in load_results(path)["cells"]}
+
+
+def test_each_test_outcome_becomes_the_right_cell(tmp_path):
+    results = tmp_path / "outcomes.json"
+    completed = run_suite(
+        str(DATA / "outcome_behaviours.py"),
+        "--backend",
+        "sqlite",
+        "--results",
+        str(results),
+        environ=clean_environment(CONFORMANCE_EXPECTATIONS=str(DATA / "outcome_expectations.toml")),
+    )
+    assert completed.returncode == 1, completed.stdout[-2000:]  # a fail and an error make the run fail
+    cells = cells_by_behaviour(results)
+    outcomes = {behaviour: cell["outcome"] for behaviour, cell in cells.items()}
+    assert outcomes == {
+        "demo.passes": "pass",
+        "demo.fails": "fail",
+        "demo.differs": "differs",
+        "demo.stale": "fail",
+        "demo.unsupported": "unsupported",
+        "demo.error": "error",
+    }
+    assert "deliberately wrong" in cells["demo.fails"]["reason"]
+    assert cells["demo.fails"]["evidence"]["values"] == {"round trips": 1}
+    assert cells["demo.differs"]["reason"].startswith("documented to differ on SQLite")
+    assert cells["demo.differs"]["doc"].endswith("dialects/sqlite.html")
+    assert "stale" in cells["demo.stale"]["reason"]
+    assert cells["demo.unsupported"]["reason"] == "SQLite has no such thing"
+    assert "the fixture broke" in cells["demo.error"]["reason"]
+    assert "6 cells: 1 pass, 1 differs, 2 fail, 1 unsupported, 1 error" in completed.stdout
+
+
+def test_sqlite_run_gives_evidence_for_every_cell_and_no_undocumented_difference(tmp_path):
+    results = tmp_path / "sqlite.json"
+    completed = run_suite("suites", "--backend", "sqlite", "--results", str(results))
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    data = load_results(results)
+    assert len(data["cells"]) >= 20
+    assert {cell["area"] for cell in data["cells"]} >= {
+        "transactions",
+        "executemany",
+        "returning",
+        "autoflush",
+        "cascade",
+        "integrity",
+    }
+    for cell in data["cells"]:
+        assert cell["outcome"] in ("pass", "differs"), cell
+        assert cell["evidence"]["round_trips"] > 0, cell["behaviour"]
+        if cell["outcome"] == "differs":
+            assert cell["reason"] and cell["doc"].startswith("https://"), cell["behaviour"]
+    assert data["run"]["sqlalchemy"] == sqlalchemy.__version__
+    assert data["cells"][0]["target"]["server"].startswith("SQLite ")
+
+
+def database_names(server) -> list[str]:
+    url = server.admin_url.set(drivername="postgresql+psycopg")
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    with engine.connect() as connection:
+        return connection.exec_driver_sql("SELECT datname FROM pg_database").scalars().all()
+
+
+def test_a_url_target_runs_in_a_scratch_database_it_drops_and_keeps_the_password_out(tmp_path, local_postgresql):
+    before = database_names(local_postgresql)
+    results = tmp_path / "url.json"
+    url = local_postgresql.admin_url.render_as_string(hide_password=False)
+    completed = run_suite(
+        "suites/test_transactions.py",
+        "--backend",
+        "postgresql",
+        "--results",
+        str(results),
+        environ=clean_environment(CONFORMANCE_PG_URL=url),
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    data = load_results(results)
+    assert {cell["target"]["provisioned"] for cell in data["cells"]} == {"url"}
+    assert all(cell["outcome"] == "pass" for cell in data["cells"])
+    assert database_names(local_postgresql) == before
+    password = local_postgresql.admin_url.password
+    assert password not in results.read_text()
+    assert password not in completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environ", "fragment"),
+    [
+        (
+            ["--backend", "postgresql"],
+            {"CONFORMANCE_PROVISION": "docker", "DOCKER_HOST": "tcp://127.0.0.1:9"},
+            "no Docker engine answers",
+        ),
+        (["--backend", "postgresql", "--driver", "nosuchdriver"], {}, "unknown driver 'nosuchdriver'"),
+        (["--backend", "oracle"], {}, "unknown backend 'oracle'"),
+        (["--dburl", "postgresql+psycopg://u:secret@127.0.0.1:1/db"], {}, "cannot create a scratch database"),
+        (["--dburl", "postgresql://u:secret@127.0.0.1:1/db"], {}, "driver 'psycopg2' is not installed"),
+        (["--dburl", "postgresql://u:secret@127.0.0.1:notaport/db"], {}, "malformed database URL"),
+    ],
+)
+def test_unusable_targets_end_with_one_clear_line_and_exit_2(tmp_path, arguments, environ, fragment):
+    results = tmp_path / "none.json"
+    completed = run_suite(
+        "suites/test_transactions.py", *arguments, "--results", str(results), environ=clean_environment(**environ)
+    )
+    assert completed.returncode == 2
+    output = completed.stdout + completed.stderr
+    assert fragment in output
+    assert "Traceback" not in output
+    assert "secret" not in output
+    assert not results.exists()
+
+
+def our_leftovers(before: set[int]) -> tuple[list[str], list[int]]:
+    """Temporary server directories and server processes that were not there before."""
+    directories = [str(path) for path in __import__("pathlib").Path("/tmp").glob("sqla-conformance-*")]
+    servers = [
+        process.pid
+        for process in psutil.process_iter(["name", "cmdline"])
+        if process.pid not in before
+        and process.info["name"] in ("postgres", "mariadbd", "mysqld")
+        and "sqla-conformance-" in " ".join(process.info["cmdline"] or [])
+    ]
+    return directories, servers
+
+
+def test_a_run_leaves_no_server_or_directory_behind(tmp_path):
+    before = {process.pid for process in psutil.process_iter()}
+    existing = set(our_leftovers(before)[0])
+    for backend in ("postgresql", "mysql"):
+        completed = run_suite(
+            "suites/test_transactions.py", "--backend", backend, "--results", str(tmp_path / f"{backend}.json")
+        )
+        assert completed.returncode == 0, completed.stdout[-3000:]
+    directories, servers = our_leftovers(before)
+    assert set(directories) <= existing
+    assert servers == []
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_stops_its_server_and_deletes_its_directory(tmp_path, stop_signal):
+    before = {process.pid for process in psutil.process_iter()}
+    existing = set(our_leftovers(before)[0])
+    ready = tmp_path / "ready"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            str(DATA / "slow_behaviour.py"),
+            "--backend",
+            "postgresql",
+            "--results",
+            str(tmp_path / "slow.json"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=clean_environment(READY_FILE=str(ready)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert child.poll() is None, child.communicate()[0][-3000:]
+        assert time.monotonic() < deadline, "the child never got to its behaviour"
+        time.sleep(0.1)
+    assert our_leftovers(before)[1], "the child's server runs while the behaviour waits"
+    child.send_signal(stop_signal)
+    output = child.communicate(timeout=60)[0]
+    assert child.returncode != 0
+    directories, servers = our_leftovers(before)
+    assert servers == [], output[-2000:]
+    assert set(directories) <= existing
+    recorded = load_results(tmp_path / "slow.json")  # what was recorded before the interrupt is kept
+    assert [cell["behaviour"] for cell in recorded["cells"]] == ["demo.quick"]
+    assert recorded["run"]["exit_status"] == 2  # pytest's "interrupted"
