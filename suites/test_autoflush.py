@@ -28,6 +28,15 @@ def add_sandy(engine) -> int:
         return result.inserted_primary_key[0]
 
 
+def assert_held_back_until_commit(engine, capture, found, still_pending) -> None:
+    """The query ran alone (no INSERT before it), missed the pending object, which stayed pending
+    and was stored by the commit."""
+    assert capture.measure("statement verbs", verbs(capture)) == ["SELECT"]
+    assert capture.measure("object found by the query", found is not None) is False
+    assert still_pending is True
+    assert capture.measure("rows after commit", stored_users(engine)) == [("sandy", "Sandy Cheeks")]
+
+
 @behaviour("autoflush.pending-flushed-before-query", doc="orm/session_basics.html#flushing")
 def test_query_flushes_pending_object_first(engine, capture):
     """A query in a ``Session`` first flushes a pending object (INSERT before the SELECT), so the query finds it.
@@ -64,10 +73,7 @@ def test_no_autoflush_block_holds_pending_object_back(engine, capture):
         still_pending = capture.measure("still pending after the query", sandy in session.new)
         session.commit()
 
-    assert capture.measure("statement verbs", verbs(capture)) == ["SELECT"]
-    assert capture.measure("object found by the query", found is not None) is False
-    assert still_pending is True
-    assert capture.measure("rows after commit", stored_users(engine)) == [("sandy", "Sandy Cheeks")]
+    assert_held_back_until_commit(engine, capture, found, still_pending)
 
 
 @behaviour("autoflush.session-autoflush-false-holds-back", doc="orm/session_basics.html#flushing")
@@ -85,10 +91,7 @@ def test_session_with_autoflush_false_holds_pending_object_back(engine, capture)
         still_pending = capture.measure("still pending after the query", sandy in session.new)
         session.commit()
 
-    assert capture.measure("statement verbs", verbs(capture)) == ["SELECT"]
-    assert capture.measure("object found by the query", found is not None) is False
-    assert still_pending is True
-    assert capture.measure("rows after commit", stored_users(engine)) == [("sandy", "Sandy Cheeks")]
+    assert_held_back_until_commit(engine, capture, found, still_pending)
 
 
 @behaviour("autoflush.get-from-identity-map-without-sql", doc="orm/session_basics.html#get-by-primary-key")
