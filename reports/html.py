@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from reports.merge import Matrix
 from reports.schema import OUTCOMES
@@ -15,14 +16,25 @@ SYMBOLS = {"pass": "✓", "differs": "≈", "fail": "✗", "unsupported": "–",
 TEMPLATES = Path(__file__).with_name("templates")
 
 
+def literals_as_code(text: str) -> Markup:
+    """Docstring ``literals`` shown as <code>; every part escaped first."""
+    parts = str(text).split("``")
+    return Markup("").join(
+        Markup("<code>%s</code>") % part if odd else escape(part)
+        for odd, part in ((index % 2 == 1, part) for index, part in enumerate(parts))
+    )
+
+
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,  # every string from a results file is data, never markup
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["literals_as_code"] = literals_as_code
+    return environment
 
 
 def cell_payload(cell: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ def results_document(**cell_overrides) -> dict:
     cell = {
         "behaviour": "txn.demo",
         "area": "transactions",
-        "title": f"title {HOSTILE}",
+        "title": f"title ``{HOSTILE}`` {HOSTILE}",
         "target": {
             "backend": "sqlite",
             "driver": "pysqlite",
@@ -108,6 +108,7 @@ def test_report_is_self_contained_and_escapes_everything_from_results(tmp_path):
     html = (tmp_path / "html" / "index.html").read_text()
     assert HOSTILE not in html
     assert "&lt;script&gt;" in html  # the title, as text
+    assert "<code>&lt;script&gt;" in html  # ``literals`` become <code>, escaped too
     assert "\\u003cscript\\u003e" in html  # the statement, inside the evidence JSON
     assert not re.search(r"<(link|img|iframe)\b", html)
     assert not re.search(r"\bsrc\s*=", html)
