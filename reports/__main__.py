@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reports.html import render_markdown, write_report
 from reports.merge import load_matrix
-from reports.schema import ResultsError
+from reports.schema import ResultsError, describe_tally
 
 DEFAULT_RESULTS = Path("reports/results")
 DEFAULT_OUTPUT = Path("reports/html")
@@ -34,8 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.markdown:
         arguments.markdown.parent.mkdir(parents=True, exist_ok=True)
         arguments.markdown.write_text(render_markdown(matrix), encoding="utf-8")
-    counts = matrix.counts()
-    tally = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
+    tally = describe_tally(matrix.counts())
     print(f"report: {path} ({len(matrix.behaviours)} behaviours x {len(matrix.targets)} targets; {tally})")
     for duplicate in matrix.duplicates:
         print(f"warning: duplicate cell: {duplicate}", file=sys.stderr)

@@ -10,7 +10,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from reports.merge import Matrix
-from reports.schema import OUTCOMES
+from reports.schema import AGREEING, OUTCOMES
 
 SYMBOLS = {"pass": "✓", "differs": "≈", "fail": "✗", "unsupported": "–", "error": "!"}
 TEMPLATES = Path(__file__).with_name("templates")
@@ -69,7 +69,7 @@ def render_html(matrix: Matrix) -> str:
                 cell_id = f"c{len(payload)}"
                 payload[cell_id] = cell_payload(cell)
                 total += 1
-                passed += cell["outcome"] in ("pass", "differs")
+                passed += cell["outcome"] in AGREEING
                 cells.append(
                     {"id": cell_id, "outcome": cell["outcome"], "symbol": SYMBOLS[cell["outcome"]], "column": column}
                 )
@@ -78,9 +78,9 @@ def render_html(matrix: Matrix) -> str:
     columns = []
     for key in targets:
         target = matrix.targets[key]
-        outcomes = [c["outcome"] for (b, k), c in matrix.cells.items() if k == key]
-        good = sum(outcome in ("pass", "differs") for outcome in outcomes)
-        columns.append({"target": target, "score": f"{good}/{len(outcomes)}"})
+        counts = matrix.counts(key)
+        good = sum(counts[outcome] for outcome in AGREEING)
+        columns.append({"target": target, "score": f"{good}/{sum(counts.values())}"})
     return (
         _environment()
         .get_template("report.html.j2")
@@ -109,10 +109,7 @@ def render_markdown(matrix: Matrix) -> str:
     ]
     for key in matrix.sorted_targets():
         target = matrix.targets[key]
-        per = dict.fromkeys(OUTCOMES, 0)
-        for (_, cell_key), cell in matrix.cells.items():
-            if cell_key == key:
-                per[cell["outcome"]] += 1
+        per = matrix.counts(key)
         lines.append(
             f"| {target['backend']}/{target['driver']} | {target.get('server', '')} | {target.get('sqlalchemy', '')} | "
             + " | ".join(str(per[o]) for o in OUTCOMES)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reports.schema import OUTCOMES, ResultsError, load_results
+from reports.schema import ResultsError, load_results, tally
 
 TARGET_KEY_FIELDS = ("backend", "driver", "async", "server", "sqlalchemy")
 
@@ -71,11 +71,9 @@ class Matrix:
             grouped.setdefault(behaviour["area"], []).append(behaviour)
         return grouped
 
-    def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(OUTCOMES, 0)
-        for cell in self.cells.values():
-            counts[cell["outcome"]] += 1
-        return counts
+    def counts(self, target: tuple | None = None) -> dict[str, int]:
+        """Outcome counts of the whole matrix, or of one target's column."""
+        return tally(cell for (_, key), cell in self.cells.items() if target is None or key == target)
 
 
 def load_matrix(paths: Iterable[Path]) -> Matrix:

@@ -5,17 +5,32 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
 OUTCOMES = ("pass", "differs", "fail", "unsupported", "error")
+AGREEING = ("pass", "differs")  # as documented: by SQLAlchemy, or by the expectations registry
 CELL_FIELDS = ("behaviour", "area", "target", "outcome")
 TARGET_FIELDS = ("backend", "driver")
 
 
 class ResultsError(Exception):
     """A results file that cannot be used; the message is one line naming the file."""
+
+
+def tally(cells: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many cells have each outcome, every outcome present, in OUTCOMES order."""
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for cell in cells:
+        counts[cell["outcome"]] += 1
+    return counts
+
+
+def describe_tally(counts: dict[str, int]) -> str:
+    """``1 pass, 2 fail``: the outcomes that occur, in OUTCOMES order."""
+    return ", ".join(f"{counts[outcome]} {outcome}" for outcome in OUTCOMES if counts[outcome])
 
 
 def write_results(path: Path, data: dict[str, Any]) -> None:
