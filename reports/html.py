@@ -18,10 +18,9 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 def literals_as_code(text: str) -> Markup:
     """Docstring ``literals`` shown as <code>; every part escaped first."""
-    parts = str(text).split("``")
+    parts = str(text).split("``")  # odd-numbered parts sit between a pair of ``
     return Markup("").join(
-        Markup("<code>%s</code>") % part if odd else escape(part)
-        for odd, part in ((index % 2 == 1, part) for index, part in enumerate(parts))
+        Markup("<code>%s</code>") % part if index % 2 else escape(part) for index, part in enumerate(parts)
     )
 
 
