@@ -2,8 +2,8 @@
 
 import pytest
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
 
+from fixtures.compat import Session
 from fixtures.models import User, user_table
 from fixtures.plugin import behaviour
 

@@ -4,8 +4,8 @@ import re
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from fixtures.compat import Session
 from fixtures.models import Address, Author, Book, User, address_table, user_table
 from fixtures.plugin import behaviour
 

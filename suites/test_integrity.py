@@ -2,9 +2,9 @@
 
 import pytest
 from sqlalchemy import exc, func, insert, inspect, select
-from sqlalchemy.orm import Session
 
 from fixtures.capture import qualified_name
+from fixtures.compat import Session
 from fixtures.models import User, user_table
 from fixtures.plugin import behaviour
 

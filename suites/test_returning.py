@@ -4,8 +4,8 @@ import random
 
 import pytest
 from sqlalchemy import delete, insert, select
-from sqlalchemy.orm import Session
 
+from fixtures.compat import Session
 from fixtures.models import User, item_table, user_table
 from fixtures.plugin import behaviour
 

@@ -5,8 +5,8 @@ Tutorial: Working with Transactions and the DBAPI; Executing with an ORM Session
 
 import pytest
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.orm import Session
 
+from fixtures.compat import Session
 from fixtures.models import User, user_table
 from fixtures.plugin import behaviour
 
