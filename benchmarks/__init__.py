@@ -1,0 +1,1 @@
+"""Bulk-insert benchmarks: every way of loading N rows through SQLAlchemy, against each backend's physical limit."""

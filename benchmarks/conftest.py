@@ -1,0 +1,175 @@
+"""The pytest side of the benchmarks: options, the targets (provisioned by the suite's own machinery), a
+measurable table per target, and the ``benchmarks`` list of the results file written at the end."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.limits import limit_loader_for
+from benchmarks.measure import FULL_SIZES, MODES, QUICK_SIZES, BenchSettings, TargetBench, fill_fraction_of_limit
+from benchmarks.workload import WORKLOADS
+from fixtures.plugin import STATE, create_target_engine
+from fixtures.results import now_iso, run_metadata
+from fixtures.targets import Target, TargetError
+from reports.benchmarks import render_benchmarks_markdown
+from reports.schema import SCHEMA_VERSION, write_results
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = pytest.StashKey[BenchSettings]()
+RECORDS = pytest.StashKey[list]()
+STARTED = pytest.StashKey[str]()
+WRITTEN = pytest.StashKey[Path]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sqla-conformance benchmarks")
+    group.addoption(
+        "--bench-mode",
+        default=None,
+        help="quick (sizes 1,000, 3 rounds; the default when CI is set) or full (1,000 / 10,000 / 100,000 rows)",
+    )
+    group.addoption("--bench-sizes", default=None, help="row counts to load, comma-separated, e.g. 1000,1000000")
+    group.addoption("--bench-rounds", default=None, help="timed rounds per measurement (default: by mode and size)")
+    group.addoption("--bench-row-shape", default="narrow", help="narrow (id + two strings) or wide (id + 9 columns)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.hasplugin("benchmark"):
+        pytest.exit("sqla-conformance: the benchmarks need pytest-benchmark: pip install -r requirements/bench.txt", 2)
+    try:
+        config.stash[SETTINGS] = read_settings(config)
+    except ValueError as error:
+        pytest.exit(f"sqla-conformance: {error}", 2)
+    config.stash[RECORDS] = []
+    config.stash[STARTED] = now_iso()
+
+
+def read_settings(config: pytest.Config) -> BenchSettings:
+    mode = config.getoption("bench_mode") or ("quick" if os.environ.get("CI") else "full")
+    if mode not in MODES:
+        raise ValueError(f"--bench-mode {mode!r}: choose quick or full")
+    shape = config.getoption("bench_row_shape")
+    if shape not in WORKLOADS:
+        raise ValueError(f"--bench-row-shape {shape!r}: choose {' or '.join(WORKLOADS)}")
+    sizes = QUICK_SIZES if mode == "quick" else FULL_SIZES
+    if config.getoption("bench_sizes"):
+        sizes = tuple(positive_integer("--bench-sizes", part) for part in config.getoption("bench_sizes").split(","))
+    rounds = config.getoption("bench_rounds")
+    return BenchSettings(mode, sizes, shape, positive_integer("--bench-rounds", rounds) if rounds else None)
+
+
+def positive_integer(option: str, text: str) -> int:
+    try:
+        value = int(text.strip().replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{option}: {text.strip()!r} is not a positive whole number")
+    return value
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "bench_target" in metafunc.fixturenames:
+        specs = exit_on_target_error(metafunc.config.stash[STATE].specs)
+        metafunc.parametrize("bench_target", [spec.id for spec in specs], indirect=True, scope="session")
+    if "rows" in metafunc.fixturenames:
+        metafunc.parametrize("rows", metafunc.config.stash[SETTINGS].sizes)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Provision every target before the first measurement, so a missing server stops the run at once."""
+    if session.config.option.collectonly:
+        return
+    if any("bench_target" in getattr(item, "fixturenames", ()) for item in session.items):
+        state = session.config.stash[STATE]
+        for spec in exit_on_target_error(state.specs):
+            exit_on_target_error(lambda spec=spec: state.resolve(spec))
+
+
+def exit_on_target_error(action: Any) -> Any:
+    try:
+        return action()
+    except TargetError as error:
+        pytest.exit(f"sqla-conformance: {error}", returncode=2)
+
+
+@pytest.fixture(scope="session")
+def bench_target(request: pytest.FixtureRequest) -> Target:
+    state = request.config.stash[STATE]
+    spec = next(spec for spec in state.specs() if spec.id == request.param)
+    return exit_on_target_error(lambda: state.resolve(spec))
+
+
+@pytest.fixture(scope="session")
+def bench(request: pytest.FixtureRequest, bench_target: Target) -> Iterator[TargetBench | str]:
+    """The target ready to measure, or why it cannot be measured (then every measurement says so)."""
+    settings = request.config.stash[SETTINGS]
+    why_not = getattr(bench_target, "unusable", None)
+    if why_not:
+        yield why_not
+        return
+    if bench_target.driver.is_async:
+        yield "async drivers are not benchmarked yet (their engines need the suite's async bridge)"
+        return
+    loader = limit_loader_for(bench_target.driver)
+    measured = bench_target
+    if loader and loader.url_query:
+        # the physical limit needs a connection option (LOAD DATA LOCAL INFILE); every strategy gets the same
+        measured = dataclasses.replace(bench_target, url=bench_target.url.update_query_dict(loader.url_query))
+    workload = WORKLOADS[settings.row_shape]
+    engine = create_target_engine(measured)
+    observed_engine = create_target_engine(measured)
+    try:
+        workload.table.drop(engine, checkfirst=True)
+        workload.table.create(engine)
+        with observed_engine.connect():  # first connect (dialect initialisation) before any observed round
+            pass
+        yield TargetBench(bench_target, workload, engine, observed_engine, settings, request.config.stash[RECORDS])
+        workload.table.drop(engine, checkfirst=True)
+    finally:
+        observed_engine.dispose()
+        engine.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    records = session.config.stash.get(RECORDS, [])
+    if not records or hasattr(session.config, "workerinput"):
+        return
+    fill_fraction_of_limit(records)
+    path = results_path(session.config)
+    label = path.stem
+    run = run_metadata(session.config.stash[STARTED], label, PROJECT_ROOT)
+    run["exit_status"] = int(exitstatus)
+    run["benchmark_settings"] = session.config.stash[SETTINGS].as_record()
+    write_results(path, {"schema_version": SCHEMA_VERSION, "run": run, "cells": [], "benchmarks": records})
+    session.config.stash[WRITTEN] = path
+
+
+def results_path(config: pytest.Config) -> Path:
+    chosen = config.getoption("results")
+    if chosen:
+        return Path(chosen)
+    tox_env = os.environ.get("TOX_ENV_NAME", "")
+    if tox_env.startswith("bench"):
+        name = tox_env
+    else:
+        name = "bench-" + "+".join(spec.id for spec in config.stash[STATE].specs())
+    return PROJECT_ROOT / "reports" / "results" / f"{name}.json"
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    records = config.stash.get(RECORDS, [])
+    if not records:
+        return
+    terminalreporter.section("sqla-conformance benchmarks")
+    for line in render_benchmarks_markdown(records).splitlines():
+        terminalreporter.write_line(line)
+    written = config.stash.get(WRITTEN, None)
+    if written:
+        terminalreporter.write_line(f"results: {written}")

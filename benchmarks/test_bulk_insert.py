@@ -1,0 +1,52 @@
+"""Bulk-insert benchmarks: every strategy loads N rows on every target, timed by pytest-benchmark, and the rows
+it stored are counted after every round."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.measure import TargetBench, evidence_fields, timing_fields
+from benchmarks.strategies import STRATEGIES, Strategy
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda strategy: strategy.id)
+def test_bulk_insert(benchmark, bench: TargetBench | str, strategy: Strategy, rows: int) -> None:
+    """Load ``rows`` rows with ``strategy`` in one transaction; every round stores exactly ``rows`` rows."""
+    if benchmark.disabled:
+        pytest.skip("pytest-benchmark is disabled (--benchmark-disable): nothing would be timed")
+    if isinstance(bench, str):
+        pytest.skip(f"unsupported: {bench}")
+    record = bench.new_record(strategy, rows)
+    reason = strategy.why_unsupported(bench.context)
+    if reason:
+        record.update(outcome="unsupported", reason=reason)
+        pytest.skip(f"unsupported: {reason}")
+    record["chunk_rows"] = strategy.chunk_rows(bench.context)
+    data = bench.workload.rows(rows)
+    counted: list[int] = []
+    try:
+        capture = bench.observe_one_round(strategy, data)
+        counted.append(bench.count_rows())
+        record.update(evidence_fields(strategy, capture))
+        peak = bench.trace_one_round(strategy, data)
+        counted.append(bench.count_rows())
+        record["peak_mem_bytes"] = peak
+        benchmark.pedantic(
+            strategy.load,
+            args=(bench.context, data),
+            setup=bench.start_round,
+            teardown=lambda *arguments: counted.append(bench.count_rows()),
+            rounds=bench.settings.rounds_for(rows),
+        )
+    except Exception as error:
+        record["reason"] = " ".join(f"{type(error).__name__}: {error}".split())[:600]
+        raise
+    record["rows_counted"] = counted
+    wrong = [count for count in counted if count != rows]
+    if wrong:
+        record.update(outcome="fail", reason=f"a round stored {wrong[0]} rows instead of {rows}")
+    else:
+        record.update(timing_fields(benchmark.stats.stats, rows), outcome="measured", reason="")
+    assert counted and not wrong, f"rows stored per round: {counted}, expected {rows} each"
+    if record["round_trips"] is not None:
+        assert record["round_trips"] > 0, "SQLAlchemy sent nothing to the database"
