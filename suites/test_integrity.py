@@ -1,19 +1,44 @@
 """Integrity errors: when constraint violations surface, as which classes, and how a Session or Connection recovers."""
 
+import re
+
 import pytest
-from sqlalchemy import exc, func, insert, inspect, select
+from sqlalchemy import CheckConstraint, Column, Integer, MetaData, Table, exc, func, insert, inspect, select
 
 from fixtures.capture import qualified_name
 from fixtures.compat import Session
-from fixtures.models import User, user_table
+from fixtures.models import User, address_table, user_table
 from fixtures.plugin import behaviour
 
 pytestmark = pytest.mark.usefixtures("tables")
+
+INSERT_COLUMNS = re.compile(r"INSERT INTO\s+\S+\s*\(([^)]*)\)", re.IGNORECASE)
+
+# A table of its own for the CHECK constraint behaviour, created with ``make_tables``.
+stock_metadata = MetaData()
+stock_table = Table(
+    "integrity_stock",
+    stock_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity >= 0", name="ck_integrity_stock_quantity"),
+)
 
 
 def stored_names(engine) -> list[str]:
     with engine.connect() as connection:
         return connection.scalars(select(user_table.c.name).order_by(user_table.c.name)).all()
+
+
+def inserted_columns(sql: str) -> list[str]:
+    """The column names of an ``INSERT INTO table (a, b) VALUES ...`` statement."""
+    listed = INSERT_COLUMNS.search(sql)
+    return [name.strip(' `"') for name in listed.group(1).split(",")] if listed else []
+
+
+def row_count(engine, table) -> int:
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 def add_sandy(engine) -> None:
@@ -140,3 +165,113 @@ def test_core_duplicate_key_rolls_back_and_connection_is_reused(engine, capture)
     assert open_after_error is True
     assert capture.kinds() == ["begin", "execute", "rollback", "begin", "execute", "commit"]
     assert capture.measure("names stored", stored_names(engine)) == ["patrick", "sandy"]
+
+
+
+@behaviour("integrity.foreign-key-violation", doc="core/constraints.html#defining-foreign-keys")
+def test_foreign_key_violation_raises_integrity_error(engine, capture):
+    """Inserting a row whose foreign key references no existing row raises ``sqlalchemy.exc.IntegrityError``
+    wrapping the driver's own DBAPI ``IntegrityError``, and nothing is stored.
+
+    Docs: Core > Defining Constraints and Indexes > Defining Foreign Keys; Core > Core Exceptions > IntegrityError.
+    """
+    with pytest.raises(exc.IntegrityError) as raised, capture.observe(), engine.begin() as connection:
+        connection.execute(insert(address_table), {"email_address": "nobody@nowhere.org", "user_id": 999})
+
+    capture.measure("driver exception class", qualified_name(raised.value.orig))
+    assert capture.count_of("INSERT") == 1
+    assert capture.kinds()[-1] == "rollback"
+    assert isinstance(raised.value.orig, engine.dialect.dbapi.IntegrityError)
+    assert capture.measure("address rows stored", row_count(engine, address_table)) == 0
+
+
+@behaviour("integrity.check-constraint-violation", doc="core/constraints.html#check-constraint")
+def test_check_constraint_violation_raises_integrity_error(engine, capture, make_tables):
+    """Inserting a row that fails a ``CheckConstraint`` raises ``sqlalchemy.exc.IntegrityError`` wrapping the
+    driver's own DBAPI ``IntegrityError``, and nothing is stored.
+
+    Docs: Core > Defining Constraints and Indexes > CHECK Constraint; Core > Core Exceptions > IntegrityError.
+    """
+    make_tables(stock_metadata)
+    with pytest.raises(exc.IntegrityError) as raised, capture.observe(), engine.begin() as connection:
+        connection.execute(insert(stock_table), {"quantity": -1})
+
+    capture.measure("driver exception class", qualified_name(raised.value.orig))
+    assert capture.count_of("INSERT") == 1
+    assert isinstance(raised.value.orig, engine.dialect.dbapi.IntegrityError)
+    assert capture.measure("stock rows stored", row_count(engine, stock_table)) == 0
+
+
+@behaviour("integrity.not-null-omitted-column", doc="core/exceptions.html#sqlalchemy.exc.IntegrityError")
+def test_omitted_not_null_column_raises_integrity_error(engine, capture):
+    """An INSERT that leaves out a ``nullable=False`` column without any default raises
+    ``sqlalchemy.exc.IntegrityError`` wrapping the driver's own DBAPI ``IntegrityError``, as an explicit NULL does.
+
+    Docs: Core > Core Exceptions > IntegrityError; PEP 249 (DBAPI) exceptions.
+    """
+    with pytest.raises(exc.IntegrityError) as raised, capture.observe(), engine.begin() as connection:
+        connection.execute(insert(user_table).values(fullname="Nobody"))
+
+    capture.measure("driver exception class", qualified_name(raised.value.orig))
+    assert capture.count_of("INSERT") == 1
+    assert capture.measure("columns inserted", inserted_columns(capture.sql()[0])) == ["fullname"]
+    assert isinstance(raised.value.orig, engine.dialect.dbapi.IntegrityError)
+    assert capture.measure("rows stored", row_count(engine, user_table)) == 0
+
+
+@behaviour("integrity.savepoint-recovers-after-error", doc="orm/session_transaction.html#using-savepoint")
+def test_savepoint_rolls_back_only_the_failed_insert(engine, capture):
+    """A flush that fails inside ``Session.begin_nested()`` rolls back to the SAVEPOINT only: the transaction
+    stays usable, the work flushed before the savepoint survives, and the commit stores it with later work.
+
+    Docs: ORM > Transactions and Connection Management > Using SAVEPOINT.
+    """
+    add_sandy(engine)
+    duplicate = User(name="sandy", fullname="Sandy Squirrel")
+    with Session(engine) as session:
+        with capture.observe():
+            session.add(User(name="patrick", fullname="Patrick Star"))
+            session.flush()
+            with pytest.raises(exc.IntegrityError), session.begin_nested():
+                session.add(duplicate)
+            session.add(User(name="squidward", fullname="Squidward Tentacles"))
+            session.commit()
+        duplicate_in_session = capture.measure("failed object in the Session", duplicate in session)
+
+    kinds = capture.measure("statement kinds", capture.kinds())
+    assert kinds.index("savepoint") < kinds.index("rollback_savepoint")
+    assert "rollback" not in kinds
+    assert kinds[-1] == "commit"
+    assert capture.exception["sqlalchemy"] == "sqlalchemy.exc.IntegrityError"
+    assert duplicate_in_session is False
+    assert capture.measure("names stored", stored_names(engine)) == ["patrick", "sandy", "squidward"]
+
+
+@behaviour("integrity.dbapi-error-orig-not-invalidated", doc="core/exceptions.html#sqlalchemy.exc.DBAPIError")
+def test_integrity_error_wraps_driver_error_and_keeps_the_connection(engine, capture):
+    """An ``IntegrityError`` is a ``DBAPIError`` whose ``.orig`` is the driver's exception, whose ``.statement``
+    is the SQL that failed and whose ``connection_invalidated`` is False: the connection is not invalidated,
+    and after ``rollback()`` the same DBAPI connection runs the next statement.
+
+    Docs: Core > Core Exceptions > DBAPIError; Core > Connection Pooling > Dealing with Disconnects.
+    """
+    add_sandy(engine)
+    with engine.connect() as connection:
+        dbapi_connection = connection.connection.dbapi_connection
+        with pytest.raises(exc.DBAPIError) as raised, capture.observe():
+            connection.execute(insert(user_table), {"name": "sandy", "fullname": "Sandy Squirrel"})
+        invalidated = capture.measure("Connection.invalidated", connection.invalidated)
+        connection.rollback()
+        with capture.observe():
+            names = connection.scalars(select(user_table.c.name)).all()
+        same_dbapi_connection = connection.connection.dbapi_connection is dbapi_connection
+
+    error = raised.value
+    capture.measure("driver exception class", qualified_name(error.orig))
+    assert isinstance(error, exc.IntegrityError)
+    assert isinstance(error.orig, engine.dialect.dbapi.Error)
+    assert capture.measure("connection_invalidated", error.connection_invalidated) is False
+    assert error.statement.lstrip().upper().startswith("INSERT")
+    assert invalidated is False
+    assert capture.measure("same DBAPI connection after rollback", same_dbapi_connection) is True
+    assert capture.measure("names read after rollback", names) == ["sandy"]
