@@ -1,0 +1,240 @@
+"""The bulk-insert benchmarks as a user runs them (quick mode, child pytest processes, real databases), and the
+report's view of benchmark results, built from hand-made records."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import jinja2
+import pytest
+from markupsafe import Markup
+
+from benchmarks.strategies import STRATEGIES
+from reports.benchmarks import build_benchmarks_view, chart_svg, render_benchmarks_markdown
+from reports.html import TEMPLATES
+from reports.schema import load_results
+from tests.conftest import clean_environment, run_suite
+
+SQLALCHEMY_LAYERS = ("orm", "core")
+needs_pytest_benchmark = pytest.mark.skipif(
+    importlib.util.find_spec("pytest_benchmark") is None,
+    reason="the benchmarks need pytest-benchmark: pip install -r requirements/bench.txt",
+)
+
+
+def run_quick_benchmarks(results, *target_arguments: str):
+    completed = run_suite(
+        "benchmarks",
+        *target_arguments,
+        "--bench-mode",
+        "quick",
+        "--results",
+        str(results),
+        environ=clean_environment(),
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
+    return load_results(results), completed
+
+
+def assert_every_strategy_measured_and_verified(records, expected_target_driver: str) -> None:
+    assert {record["strategy"] for record in records} == {strategy.id for strategy in STRATEGIES}
+    for record in records:
+        name = record["strategy"]
+        assert record["target"]["driver"] == expected_target_driver, name
+        assert record["outcome"] == "measured", (name, record["reason"])
+        assert record["rows"] == 1000 and record["rounds"] == 3, name
+        # an observed round, a traced round and three timed rounds, each counted afterwards
+        assert record["rows_counted"] == [1000] * 5, name
+        assert record["median_s"] > 0 and record["iqr_s"] >= 0 and record["rows_per_s"] > 0, name
+        assert record["peak_mem_bytes"] > 0, name
+        if record["layer"] in SQLALCHEMY_LAYERS:
+            assert record["round_trips"] > 0, name
+            assert record["statements"] and "INSERT INTO bench_customer" in record["statements"][0], name
+        else:
+            assert record["round_trips"] is None and record["round_trips_note"], name
+        assert record["fraction_of_limit"] > 0, name
+    [limit] = [record for record in records if record["is_limit"]]
+    assert limit["fraction_of_limit"] == 1.0
+
+
+@needs_pytest_benchmark
+def test_quick_benchmarks_on_sqlite_measure_and_verify_every_strategy(tmp_path):
+    data, completed = run_quick_benchmarks(tmp_path / "bench-sqlite.json", "--backend", "sqlite")
+    assert data["cells"] == []
+    assert data["run"]["benchmark_settings"]["mode"] == "quick"
+    records = data["benchmarks"]
+    assert_every_strategy_measured_and_verified(records, "pysqlite")
+    assert next(r for r in records if r["is_limit"])["method"] == "sqlite3 executemany in one transaction"
+    assert "fastest SQLAlchemy path at 1,000 rows" in completed.stdout
+
+
+@needs_pytest_benchmark
+def test_quick_benchmarks_on_postgresql_reach_copy(tmp_path, local_postgresql):
+    url = local_postgresql.admin_url.set(drivername="postgresql+psycopg")
+    results = tmp_path / "bench-pg.json"
+    data, _ = run_quick_benchmarks(results, "--dburl", url.render_as_string(hide_password=False))
+    records = data["benchmarks"]
+    assert_every_strategy_measured_and_verified(records, "psycopg")
+    assert next(r for r in records if r["is_limit"])["method"] == "COPY FROM STDIN (psycopg cursor.copy)"
+    assert local_postgresql.admin_url.password not in results.read_text()
+
+
+@needs_pytest_benchmark
+def test_quick_benchmarks_on_mariadb_reach_load_data(tmp_path, local_mysql):
+    url = local_mysql.admin_url.set(drivername="mysql+pymysql")
+    results = tmp_path / "bench-mysql.json"
+    data, _ = run_quick_benchmarks(results, "--dburl", url.render_as_string(hide_password=False))
+    records = data["benchmarks"]
+    assert_every_strategy_measured_and_verified(records, "pymysql")
+    assert next(r for r in records if r["is_limit"])["method"] == "LOAD DATA LOCAL INFILE"
+    assert local_mysql.admin_url.password not in results.read_text()
+
+
+@needs_pytest_benchmark
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--bench-mode", "fast"], "--bench-mode 'fast': choose quick or full"),
+        (["--bench-sizes", "1000,many"], "--bench-sizes: 'many' is not a positive whole number"),
+        (["--bench-rounds", "0"], "--bench-rounds: '0' is not a positive whole number"),
+        (["--bench-row-shape", "tall"], "--bench-row-shape 'tall': choose narrow or wide"),
+    ],
+)
+def test_bad_benchmark_options_stop_with_one_line_and_exit_2(arguments, message):
+    completed = run_suite("benchmarks", "--backend", "sqlite", *arguments, environ=clean_environment())
+    assert completed.returncode == 2
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stdout + completed.stderr
+
+
+# --- the report's view, from hand-made records ---------------------------------------------------------------
+
+HOSTILE = '<script>alert("x")</script>'
+
+
+def record(strategy, rows, rows_per_s, *, layer="core", is_limit=False, outcome="measured", **extra):
+    median = rows / rows_per_s if rows_per_s else None
+    base = {
+        "strategy": strategy,
+        "title": extra.pop("title", strategy),
+        "method": extra.pop("method", strategy),
+        "layer": layer,
+        "is_limit": is_limit,
+        "rows": rows,
+        "row_shape": "narrow",
+        "columns": 3,
+        "target": {
+            "backend": "postgresql",
+            "driver": "psycopg",
+            "driver_version": "3.3.9",
+            "async": False,
+            "server": "PostgreSQL 16.2",
+            "sqlalchemy": "2.0.58",
+        },
+        "mode": "full",
+        "outcome": outcome,
+        "reason": extra.pop("reason", ""),
+        "median_s": median,
+        "iqr_s": median * 0.02 if median else None,
+        "rounds": 7,
+        "rows_per_s": rows_per_s,
+        "round_trips": 101 if layer in SQLALCHEMY_LAYERS else None,
+        "peak_mem_bytes": 3 << 20,
+        "fraction_of_limit": None,
+    }
+    base.update(extra)
+    return base
+
+
+def hand_made_records():
+    records = []
+    for rows, scale in ((1000, 1.0), (100_000, 2.0)):
+        limit_speed = 400_000 * scale
+        records += [
+            record(
+                "physical_limit",
+                rows,
+                limit_speed,
+                layer="limit",
+                is_limit=True,
+                method="COPY FROM STDIN",
+                fraction_of_limit=1.0,
+            ),
+            record("core_executemany", rows, limit_speed / 2, fraction_of_limit=0.5),
+            record("orm_bulk_insert", rows, limit_speed / 4, layer="orm", fraction_of_limit=0.25),
+            record("dbapi_executemany", rows, limit_speed * 0.6, layer="dbapi", fraction_of_limit=0.6),
+            record("evil", rows, limit_speed / 8, title=HOSTILE, fraction_of_limit=0.125),
+        ]
+    records.append(
+        record("core_insert_returning", 1000, None, outcome="unsupported", reason="no RETURNING | here " + HOSTILE)
+    )
+    return records
+
+
+def test_view_recommends_the_fastest_sqlalchemy_path_at_the_largest_size():
+    view = build_benchmarks_view(hand_made_records())
+    assert view is not None and len(view.sections) == 1
+    section = view.sections[0]
+    assert section.heading == "postgresql / psycopg 3.3.9"
+    assert "PostgreSQL 16.2" in section.details and "SQLAlchemy 2.0.58" in section.details
+    # the raw DBAPI path is faster, but it is not a SQLAlchemy path
+    assert section.recommendation == (
+        "fastest SQLAlchemy path at 100,000 rows: core_executemany, 400,000 rows/s, 50% of COPY FROM STDIN; "
+        "fastest ORM path: orm_bulk_insert, 25%."
+    )
+    assert [group.rows for group in section.sizes] == [1000, 100_000]
+    small = section.sizes[0].measurements
+    assert [row.strategy for row in small][:2] == ["physical_limit", "dbapi_executemany"]  # fastest first
+    assert small[-1].outcome == "unsupported" and "no RETURNING" in small[-1].reason
+    core = next(row for row in small if row.strategy == "core_executemany")
+    assert (core.spread, core.fraction_of_limit, core.round_trips, core.peak_memory) == (
+        "2.0%",
+        "50%",
+        "101",
+        "3.0 MiB",
+    )
+    dbapi = next(row for row in small if row.strategy == "dbapi_executemany")
+    assert dbapi.round_trips == "not observable (DBAPI)"
+
+
+def test_no_benchmarks_give_no_section():
+    assert build_benchmarks_view([]) is None
+    assert render_benchmarks_markdown([]) == ""
+
+
+def test_chart_and_partial_escape_every_text():
+    records = hand_made_records()
+    records[0]["target"]["driver"] = '"><img src=x onerror=alert(1)>'
+    for item in records:
+        item["target"] = records[0]["target"]
+    view = build_benchmarks_view(records)
+    svg = view.sections[0].chart_svg
+    assert isinstance(svg, Markup) and svg.startswith("<svg") and svg.endswith("</svg>")
+    assert "<script" not in svg and "<img" not in svg
+    assert "&lt;script&gt;" in svg
+    assert svg.count("<polyline") == 5  # one line per measured strategy, across both sizes
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    html = environment.get_template("_benchmarks.html.j2").render(benchmarks_view=view)
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html and "no RETURNING | here" in html
+    assert 'id="bench-postgresql' in html and "fastest SQLAlchemy path" in html
+    assert environment.get_template("_benchmarks.html.j2").render(benchmarks_view=None).strip() == ""
+
+
+def test_chart_of_a_single_size_places_every_point_in_one_column():
+    svg = chart_svg("one size", [r for r in hand_made_records() if r["rows"] == 1000])
+    assert svg.count("<circle") == 5 and 'cx="270.0"' in svg
+
+
+def test_markdown_keeps_its_table_intact():
+    markdown = render_benchmarks_markdown(hand_made_records())
+    table_lines = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert table_lines[0].startswith("| strategy | rows | median | IQR/median | rows/s | fraction of limit |")
+    # eight cells on every line: an escaped pipe inside a cell does not split it
+    assert all(len(re.split(r"(?<!\\)\|", line)) == 10 for line in table_lines)
+    assert "no RETURNING \\| here" in markdown
+    assert "physical limit: COPY FROM STDIN" in markdown
