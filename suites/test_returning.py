@@ -14,15 +14,15 @@ pytestmark = pytest.mark.usefixtures("tables")
 
 def item_ids_by_name(engine) -> dict[str, int]:
     with engine.connect() as connection:
-        return dict(connection.execute(select(item_table.c.name, item_table.c.id)).tuples().all())
+        return {name: id_ for name, id_ in connection.execute(select(item_table.c.name, item_table.c.id))}
 
 
 def user_ids_by_name(engine) -> dict[str, int]:
     with engine.connect() as connection:
-        return dict(connection.execute(select(user_table.c.name, user_table.c.id)).tuples().all())
+        return {name: id_ for name, id_ in connection.execute(select(user_table.c.name, user_table.c.id))}
 
 
-@behaviour("imv.core-returning-paged", doc="core/connections.html#engine-insertmanyvalues-page-size")
+@behaviour("imv.core-returning-paged", doc="core/connections.html#engine-insertmanyvalues-page-size", requires="2.0")
 def test_insert_returning_with_a_list_runs_one_statement_per_page(make_engine, engine, capture):
     """``insert(table).returning(table.c.id)`` executed with a list of 25 parameter sets on an engine with
     ``insertmanyvalues_page_size=10`` runs as 3 "insertmanyvalues" INSERT statements and returns all 25 ids.
@@ -43,7 +43,7 @@ def test_insert_returning_with_a_list_runs_one_statement_per_page(make_engine, e
     assert capture.count_of("INSERT") == 3
 
 
-@behaviour("imv.returning-sort-by-parameter-order", doc="core/connections.html#engine-insertmanyvalues-returning-order")
+@behaviour("imv.returning-sort-by-parameter-order", doc="core/connections.html#engine-insertmanyvalues-returning-order", requires="2.0")
 def test_insert_returning_sorted_by_parameter_order_matches_the_input(make_engine, engine, capture):
     """``insert(table).returning(..., sort_by_parameter_order=True)`` executed with a list of parameter sets
     returns one row per parameter set, in the order the parameter sets were given, across pages.
@@ -57,7 +57,7 @@ def test_insert_returning_sorted_by_parameter_order_matches_the_input(make_engin
     statement = insert(item_table).returning(item_table.c.id, item_table.c.name, sort_by_parameter_order=True)
 
     with capture.observe(), paged.begin() as connection:
-        returned = connection.execute(statement, [{"name": name} for name in names]).tuples().all()
+        returned = [tuple(row) for row in connection.execute(statement, [{"name": name} for name in names])]
 
     capture.measure("insertmanyvalues statements", capture.insertmanyvalues_batches)
     assert capture.round_trips > 0
@@ -65,7 +65,7 @@ def test_insert_returning_sorted_by_parameter_order_matches_the_input(make_engin
     assert {name: id_ for id_, name in returned} == item_ids_by_name(engine)
 
 
-@behaviour("imv.orm-flush-batched-returning", doc="core/connections.html#engine-insertmanyvalues")
+@behaviour("imv.orm-flush-batched-returning", doc="core/connections.html#engine-insertmanyvalues", requires="2.0")
 def test_orm_flush_of_new_objects_is_batched_with_returning(make_engine, engine, capture):
     """A ``Session`` flush of 12 new objects with server-generated primary keys, on an engine with
     ``insertmanyvalues_page_size=5``, runs 3 batched INSERT..RETURNING statements and gives every object its key.
@@ -131,7 +131,7 @@ def test_return_defaults_gives_inserted_primary_key_and_server_default(engine, c
     assert capture.measure("returned_defaults", defaults) == {"id": primary_key[0], "quantity": 0}
 
 
-@behaviour("imv.orm-bulk-insert-returning", doc="orm/queryguide/dml.html#getting-new-objects-with-returning")
+@behaviour("imv.orm-bulk-insert-returning", doc="orm/queryguide/dml.html#getting-new-objects-with-returning", requires="2.0")
 def test_orm_bulk_insert_returning_gives_objects_in_pages(make_engine, engine, capture):
     """``Session.scalars(insert(User).returning(User), [...])`` with 12 parameter dictionaries, on an engine
     with ``insertmanyvalues_page_size=5``, runs 3 "insertmanyvalues" statements and returns 12 ``User``
