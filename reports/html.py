@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from markupsafe import Markup, escape
 
+from reports.benchmarks import build_benchmarks_view, render_benchmarks_markdown
 from reports.merge import Matrix
 from reports.schema import AGREEING, OUTCOMES
 
@@ -36,25 +38,71 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-def cell_payload(cell: dict[str, Any]) -> dict[str, Any]:
-    """What the evidence panel shows for one cell (rendered with textContent, never as HTML)."""
-    return {
-        "behaviour": cell["behaviour"],
-        "target": cell["target"],
-        "outcome": cell["outcome"],
-        "expected": cell.get("expected"),
-        "reason": cell.get("reason", ""),
-        "doc": cell.get("doc", ""),
-        "evidence": cell.get("evidence", {}),
-        "duration_s": cell.get("duration_s"),
-        "source": cell.get("source"),
-    }
+class StringTable:
+    """Each distinct string once: the same statements, reasons and links recur across drivers and
+    SQLAlchemy versions, so cells refer to them by index (keeps a full matrix report small)."""
+
+    def __init__(self) -> None:
+        self.strings: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def ref(self, value: Any) -> int:
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+        if text not in self._index:
+            self._index[text] = len(self.strings)
+            self.strings.append(text)
+        return self._index[text]
+
+
+def cell_payload(cell: dict[str, Any], column: int, strings: StringTable) -> list[Any]:
+    """What the evidence panel shows for one cell, as a compact row (rendered with textContent, never
+    as HTML): behaviour, column, outcome, expected, reason, doc, round trips, executemany, batches,
+    statements, exception, measured values, duration, results file."""
+    evidence = cell.get("evidence", {})
+    exception = evidence.get("exception")
+    values = evidence.get("values") or {}
+    return [
+        strings.ref(cell["behaviour"]),
+        column,
+        cell["outcome"],
+        cell.get("expected") or "pass",
+        strings.ref(cell.get("reason", "")),
+        strings.ref(cell.get("doc", "")),
+        evidence.get("round_trips"),
+        evidence.get("executemany"),
+        evidence.get("insertmanyvalues_batches"),
+        [strings.ref(statement) for statement in evidence.get("statements", [])],
+        strings.ref(exception) if exception else None,
+        strings.ref(values) if values else None,
+        cell.get("duration_s"),
+        strings.ref(cell.get("source") or ""),
+    ]
+
+
+def column_groups(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive columns of one backend, for the grouped header row."""
+    groups: list[dict[str, Any]] = []
+    for column in columns:
+        backend = column["target"]["backend"]
+        if groups and groups[-1]["backend"] == backend:
+            groups[-1]["span"] += 1
+        else:
+            groups.append({"backend": backend, "span": 1})
+    return groups
+
+
+def filter_options(columns: list[dict[str, Any]]) -> dict[str, list[str]]:
+    def distinct(name: str) -> list[str]:
+        return sorted({str(column["target"].get(name, "")) for column in columns})
+
+    return {"backend": distinct("backend"), "driver": distinct("driver"), "sqlalchemy": distinct("sqlalchemy")}
 
 
 def render_html(matrix: Matrix) -> str:
     targets = matrix.sorted_targets()
+    strings = StringTable()
     rows = []
-    payload: dict[str, Any] = {}
+    payload: list[list[Any]] = []
     for area, behaviours in matrix.areas().items():
         area_rows = []
         passed = total = 0
@@ -63,16 +111,15 @@ def render_html(matrix: Matrix) -> str:
             for column, key in enumerate(targets):
                 cell = matrix.cells.get((behaviour["id"], key))
                 if cell is None:
-                    cells.append(None)
                     continue
-                cell_id = f"c{len(payload)}"
-                payload[cell_id] = cell_payload(cell)
+                payload.append(cell_payload(cell, column, strings))
                 total += 1
                 passed += cell["outcome"] in AGREEING
-                cells.append(
-                    {"id": cell_id, "outcome": cell["outcome"], "symbol": SYMBOLS[cell["outcome"]], "column": column}
-                )
-            area_rows.append({"behaviour": behaviour, "cells": cells})
+                cells.append(cell)
+            outcomes = {cell["outcome"] for cell in cells if cell}
+            area_rows.append(
+                {"behaviour": behaviour, "ref": strings.ref(behaviour["id"]), "agree": len(outcomes) <= 1}
+            )
         rows.append({"area": area, "rows": area_rows, "passed": passed, "total": total})
     columns = []
     for key in targets:
@@ -80,18 +127,26 @@ def render_html(matrix: Matrix) -> str:
         counts = matrix.counts(key)
         good = sum(counts[outcome] for outcome in AGREEING)
         columns.append({"target": target, "score": f"{good}/{sum(counts.values())}"})
+    column_records = [
+        {name: column["target"].get(name) for name in ("backend", "driver", "async", "server", "sqlalchemy")}
+        | {"driver_version": column["target"].get("driver_version"), "provisioned": column["target"].get("provisioned")}
+        for column in columns
+    ]
     return (
         _environment()
         .get_template("report.html.j2")
         .render(
             areas=rows,
             columns=columns,
-            payload=payload,
+            groups=column_groups(columns),
+            filters=filter_options(columns),
+            data={"strings": strings.strings, "cells": payload, "columns": column_records},
             counts=matrix.counts(),
             outcomes=OUTCOMES,
             symbols=SYMBOLS,
             runs=matrix.runs,
             duplicates=matrix.duplicates,
+            benchmarks_view=build_benchmarks_view(matrix.benchmarks),
             generated=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         )
     )
@@ -123,6 +178,8 @@ def render_markdown(matrix: Matrix) -> str:
             lines.append(f"- **{cell['outcome']}** `{cell['behaviour']}` on {where}: {reason}")
     if matrix.duplicates:
         lines += ["", "## duplicate cells", ""] + [f"- {d}" for d in matrix.duplicates]
+    if matrix.benchmarks:
+        lines += ["", render_benchmarks_markdown(matrix.benchmarks)]
     return "\n".join(lines) + "\n"
 
 
