@@ -43,7 +43,11 @@ def test_insert_returning_with_a_list_runs_one_statement_per_page(make_engine, e
     assert capture.count_of("INSERT") == 3
 
 
-@behaviour("imv.returning-sort-by-parameter-order", doc="core/connections.html#engine-insertmanyvalues-returning-order", requires="2.0")
+@behaviour(
+    "imv.returning-sort-by-parameter-order",
+    doc="core/connections.html#engine-insertmanyvalues-returning-order",
+    requires="2.0",
+)
 def test_insert_returning_sorted_by_parameter_order_matches_the_input(make_engine, engine, capture):
     """``insert(table).returning(..., sort_by_parameter_order=True)`` executed with a list of parameter sets
     returns one row per parameter set, in the order the parameter sets were given, across pages.
@@ -131,7 +135,9 @@ def test_return_defaults_gives_inserted_primary_key_and_server_default(engine, c
     assert capture.measure("returned_defaults", defaults) == {"id": primary_key[0], "quantity": 0}
 
 
-@behaviour("imv.orm-bulk-insert-returning", doc="orm/queryguide/dml.html#getting-new-objects-with-returning", requires="2.0")
+@behaviour(
+    "imv.orm-bulk-insert-returning", doc="orm/queryguide/dml.html#getting-new-objects-with-returning", requires="2.0"
+)
 def test_orm_bulk_insert_returning_gives_objects_in_pages(make_engine, engine, capture):
     """``Session.scalars(insert(User).returning(User), [...])`` with 12 parameter dictionaries, on an engine
     with ``insertmanyvalues_page_size=5``, runs 3 "insertmanyvalues" statements and returns 12 ``User``
