@@ -1,6 +1,12 @@
-"""Command line: ``python -m reports build [RESULTS ...] -o DIR [--markdown FILE]``.
+"""Command line: ``python -m reports build|gate|upgrade ...``.
 
-Exit codes: 0 ok, 1 regressions found (gate), 2 unusable input (one line on stderr).
+- ``build [RESULTS ...] -o DIR [--markdown FILE]``: merge results files into the HTML report.
+- ``gate BASELINE CANDIDATE [--allow FILE] [--markdown FILE] [--html FILE] [--threshold PERCENT]``:
+  compare two sets of results (files or directories) and say what blocks an upgrade.
+- ``upgrade [--from REQ ...] [--to REQ ...] [--from-constraints FILE] [--to-constraints FILE]``: run the
+  suites in a baseline and a candidate virtualenv, then gate (what ``tox -e upgrade`` runs).
+
+Exit codes: 0 ok, 1 blocking changes found (gate, upgrade), 2 unusable input (one line on stderr).
 """
 
 from __future__ import annotations
@@ -8,7 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
+from reports import upgrade
+from reports.gate import DEFAULT_THRESHOLD_PERCENT, percent, run_gate
 from reports.html import render_markdown, write_report
 from reports.merge import load_matrix
 from reports.schema import ResultsError, describe_tally
@@ -17,19 +26,41 @@ DEFAULT_RESULTS = Path("reports/results")
 DEFAULT_OUTPUT = Path("reports/html")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr and exit 2, like every other unusable input."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m reports", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
     build = commands.add_parser("build", help="merge results files into an HTML report")
     build.add_argument("results", nargs="*", type=Path, help="results files or directories (default reports/results)")
     build.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="directory for index.html")
     build.add_argument("--markdown", type=Path, help="also write a Markdown summary here")
-    arguments = parser.parse_args(argv)
-    try:
-        matrix = load_matrix(arguments.results or [DEFAULT_RESULTS])
-    except ResultsError as error:
-        print(f"reports: {error}", file=sys.stderr)
-        return 2
+
+    gate = commands.add_parser("gate", help="compare baseline and candidate results; exit 1 on blocking changes")
+    gate.add_argument("baseline", type=Path, help="baseline results: a file or a directory of *.json")
+    gate.add_argument("candidate", type=Path, help="candidate results: a file or a directory of *.json")
+    gate.add_argument("--allow", type=Path, help="allow-list of reviewed, accepted changes (TOML)")
+    gate.add_argument("--markdown", type=Path, help="also write a Markdown summary here (job summary, PR comment)")
+    gate.add_argument("--html", type=Path, help="also write a self-contained HTML page here")
+    gate.add_argument(
+        "--threshold",
+        type=percent,
+        default=DEFAULT_THRESHOLD_PERCENT,
+        help=f"benchmark slowdown threshold in percent of the baseline median (default {DEFAULT_THRESHOLD_PERCENT:g})",
+    )
+
+    upgrade.add_arguments(commands.add_parser("upgrade", help=upgrade.__doc__.splitlines()[0]))
+    return parser
+
+
+def build(arguments: argparse.Namespace) -> int:
+    matrix = load_matrix(arguments.results or [DEFAULT_RESULTS])
     path = write_report(matrix, arguments.output)
     if arguments.markdown:
         arguments.markdown.parent.mkdir(parents=True, exist_ok=True)
@@ -39,6 +70,31 @@ def main(argv: list[str] | None = None) -> int:
     for duplicate in matrix.duplicates:
         print(f"warning: duplicate cell: {duplicate}", file=sys.stderr)
     return 0
+
+
+def gate(arguments: argparse.Namespace) -> int:
+    comparison, text = run_gate(
+        arguments.baseline,
+        arguments.candidate,
+        allow=arguments.allow,
+        markdown=arguments.markdown,
+        html_path=arguments.html,
+        threshold_percent=arguments.threshold,
+    )
+    for warning in comparison.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(text, end="")
+    return comparison.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    command = {"build": build, "gate": gate, "upgrade": upgrade.run}[arguments.command]
+    try:
+        return command(arguments)
+    except ResultsError as error:
+        print(f"reports {arguments.command}: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
