@@ -28,7 +28,7 @@ PALETTE = (
     "#ad494a",
 )
 LIMIT_COLOUR = "#000000"
-CHART_WIDTH, CHART_HEIGHT = 760, 330
+CHART_WIDTH, CHART_HEIGHT = 900, 330
 PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 70, 470, 20, 280
 
 
@@ -306,7 +306,7 @@ def chart_svg(title: str, records: list[dict[str, Any]]) -> Markup:
                 dash=Markup(dash),
                 tx=PLOT_RIGHT + 42,
                 ty=legend_y + 4,
-                label=shorten(label, 44),
+                label=shorten(label, 60),
             )
         )
     parts.append(Markup("</svg>"))

@@ -8,9 +8,14 @@ import re
 
 import jinja2
 import pytest
+import sqlalchemy
 from markupsafe import Markup
 
+from benchmarks.limits import limit_loader_for
 from benchmarks.strategies import STRATEGIES
+from benchmarks.workload import EPOCH, WORKLOADS
+from fixtures.provision import create_scratch_database, drop_scratch_database, scratch_database_name
+from fixtures.targets import DRIVERS
 from reports.benchmarks import build_benchmarks_view, chart_svg, render_benchmarks_markdown
 from reports.html import TEMPLATES
 from reports.schema import load_results
@@ -107,6 +112,37 @@ def test_bad_benchmark_options_stop_with_one_line_and_exit_2(arguments, message)
     assert completed.returncode == 2
     assert message in completed.stderr
     assert "Traceback" not in completed.stdout + completed.stderr
+
+
+# the values a text-format loader must escape or mark: tab, newline, carriage return, backslash, "\\N", NULL
+AWKWARD_ROWS = [
+    ("tab\there", "back\\slash and \\N", "new\nline", "carriage\rreturn", None, 0, -5, EPOCH, False),
+    ("", "ünïcödé ✓", "x@example.com", "Zürich", "CH", None, 2**31 - 1, None, None),
+    *WORKLOADS["wide"].rows(3),
+]
+
+
+@pytest.mark.parametrize("driver_name", ["psycopg", "psycopg2", "pymysql"])
+def test_physical_limit_stores_awkward_values_unchanged(request, driver_name):
+    """Counting rows cannot catch a mis-encoded COPY or LOAD DATA file; reading the values back can."""
+    driver = DRIVERS[driver_name]
+    if importlib.util.find_spec(driver.module) is None:
+        pytest.skip(f"driver {driver_name} is not installed (pip install {driver.distribution})")
+    server = request.getfixturevalue("local_postgresql" if driver.backend == "postgresql" else "local_mysql")
+    name = scratch_database_name()
+    url = create_scratch_database(server.admin_url, driver, name)
+    request.addfinalizer(lambda: drop_scratch_database(server.admin_url, driver, name))
+    loader = limit_loader_for(driver)
+    engine = sqlalchemy.create_engine(url.update_query_dict(loader.url_query))
+    request.addfinalizer(engine.dispose)
+    workload = WORKLOADS["wide"]
+    workload.table.create(engine)
+    assert loader.why_unsupported(engine) is None
+    loader.load(engine, workload, AWKWARD_ROWS)
+    with engine.connect() as connection:
+        columns = [workload.table.c[column] for column in workload.columns]
+        stored = connection.execute(sqlalchemy.select(*columns).order_by(workload.table.c.id)).all()
+    assert [tuple(row) for row in stored] == AWKWARD_ROWS
 
 
 # --- the report's view, from hand-made records ---------------------------------------------------------------
