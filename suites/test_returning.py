@@ -46,7 +46,7 @@ def test_insert_returning_with_a_list_runs_one_statement_per_page(make_engine, e
 @behaviour(
     "imv.returning-sort-by-parameter-order",
     doc="core/connections.html#engine-insertmanyvalues-returning-order",
-    requires="2.0",
+    requires="2.0.10",
 )
 def test_insert_returning_sorted_by_parameter_order_matches_the_input(make_engine, engine, capture):
     """``insert(table).returning(..., sort_by_parameter_order=True)`` executed with a list of parameter sets
