@@ -68,11 +68,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from fixtures.provision import SCRATCH_PREFIX
 from fixtures.registry import SELECTOR_FIELDS, VERSION_FIELDS, selector_matches
+from reports.html import report_environment
 from reports.merge import Matrix, expand_paths, load_matrix
 from reports.schema import ResultsError
 
@@ -87,7 +87,6 @@ BENCHMARK_RANK = {"measured": 2, "unsupported": 1}  # fail, error and anything e
 OUTCOME_RANK = {"pass": 2, "differs": 2, "unsupported": 1, "fail": 0, "error": 0}
 TRANSACTION_MARKERS = ("BEGIN (implicit)", "COMMIT", "ROLLBACK", "SAVEPOINT ", "RELEASE SAVEPOINT ")
 ALLOW_FIELDS = ("behaviour", "target", "change", "reason", "expires")
-TEMPLATES = Path(__file__).with_name("templates")
 
 
 # --- statement shape ---------------------------------------------------------------------------------
@@ -848,13 +847,7 @@ def render_markdown(comparison: Comparison) -> str:
 
 
 def render_html(comparison: Comparison) -> str:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,  # every string from a results file is data, never markup
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    environment = report_environment()
     sections = [
         (title, [change for change in comparison.changes if change.status == status])
         for title, status in (("Blocking", "blocking"), ("Allowed", "allowed"), ("Not blocking", "shown"))

@@ -26,7 +26,8 @@ def literals_as_code(text: str) -> Markup:
     )
 
 
-def _environment() -> jinja2.Environment:
+def report_environment() -> jinja2.Environment:
+    """The Jinja2 environment of every page the reports package writes: autoescaped, strict."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,  # every string from a results file is data, never markup
@@ -133,7 +134,7 @@ def render_html(matrix: Matrix) -> str:
         for column in columns
     ]
     return (
-        _environment()
+        report_environment()
         .get_template("report.html.j2")
         .render(
             areas=rows,

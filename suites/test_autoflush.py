@@ -4,21 +4,12 @@ import pytest
 from sqlalchemy import insert, select
 
 from fixtures.compat import Session
-from fixtures.models import User, user_table
+from fixtures.models import User, stored_users, user_table
 from fixtures.plugin import behaviour
 
 pytestmark = pytest.mark.usefixtures("tables")
 
 
-def verbs(capture) -> list[str]:
-    """The SQL verb of each cursor execution observed, in order."""
-    return [sql.split(None, 1)[0].upper() for sql in capture.sql()]
-
-
-def stored_users(engine) -> list[tuple[str, str | None]]:
-    with engine.connect() as connection:
-        rows = connection.execute(select(user_table.c.name, user_table.c.fullname).order_by(user_table.c.name))
-        return [tuple(row) for row in rows]
 
 
 def add_sandy(engine) -> int:
@@ -31,7 +22,7 @@ def add_sandy(engine) -> int:
 def assert_held_back_until_commit(engine, capture, found, still_pending) -> None:
     """The query ran alone (no INSERT before it), missed the pending object, which stayed pending
     and was stored by the commit."""
-    assert capture.measure("statement verbs", verbs(capture)) == ["SELECT"]
+    assert capture.measure("statement verbs", capture.verbs()) == ["SELECT"]
     assert capture.measure("object found by the query", found is not None) is False
     assert still_pending is True
     assert capture.measure("rows after commit", stored_users(engine)) == [("sandy", "Sandy Cheeks")]
@@ -51,7 +42,7 @@ def test_query_flushes_pending_object_first(engine, capture):
         pending_after_query = capture.measure("pending after the query", len(session.new))
         session.commit()
 
-    assert capture.measure("statement verbs", verbs(capture)) == ["INSERT", "SELECT"]
+    assert capture.measure("statement verbs", capture.verbs()) == ["INSERT", "SELECT"]
     assert found is sandy
     assert pending_after_query == 0
     assert capture.measure("rows after commit", stored_users(engine)) == [("sandy", "Sandy Cheeks")]
@@ -111,7 +102,7 @@ def test_get_returns_identity_map_object_without_sql(engine, capture):
         fullname_in_session = again.fullname
 
     assert capture.round_trips > 0
-    assert capture.measure("statement verbs", verbs(capture)) == ["SELECT"]
+    assert capture.measure("statement verbs", capture.verbs()) == ["SELECT"]
     assert added_by_get == 0
     assert again is loaded
     assert capture.measure("rows in the database", stored_users(engine)) == [("sandy", fullname_in_session)]
@@ -137,7 +128,7 @@ def test_query_flushes_dirty_change_as_update_first(engine, capture):
             dirty_after = capture.measure("dirty after the query", sandy in session.dirty)
         session.commit()
 
-    assert capture.measure("statement verbs", verbs(capture)) == ["UPDATE", "SELECT"]
+    assert capture.measure("statement verbs", capture.verbs()) == ["UPDATE", "SELECT"]
     assert dirty_before is True
     assert dirty_after is False
     assert capture.measure("value read by the query", read_back) == "Sandy Squirrel"

@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, insert, inspect, select, update
 from sqlalchemy.orm.exc import DetachedInstanceError
 
 from fixtures.compat import Session
-from fixtures.models import User, user_table
+from fixtures.models import User, stored_users, user_table
 from fixtures.plugin import behaviour
 
 pytestmark = pytest.mark.usefixtures("tables")
@@ -17,15 +17,6 @@ SET_CLAUSE = re.compile(r"\bSET\s+(.*?)\s+WHERE\b", re.IGNORECASE | re.DOTALL)
 ASSIGNED_COLUMN = re.compile(r"[`\"]?(\w+)[`\"]?\s*=")
 
 
-def verbs(capture) -> list[str]:
-    """The SQL verb of each cursor execution observed, in order."""
-    return [sql.split(None, 1)[0].upper() for sql in capture.sql()]
-
-
-def stored_users(engine) -> list[tuple[str, str | None]]:
-    with engine.connect() as connection:
-        rows = connection.execute(select(user_table.c.name, user_table.c.fullname).order_by(user_table.c.name))
-        return [tuple(row) for row in rows]
 
 
 def add_users(engine, **fullnames: str) -> dict[str, int]:
@@ -79,7 +70,7 @@ def test_identity_map_gives_one_object_per_primary_key(engine, capture):
 
     assert selects_after_first_get == 1
     assert selects_after_second_get == 1
-    assert capture.measure("statement verbs", verbs(capture)) == ["SELECT", "SELECT"]
+    assert capture.measure("statement verbs", capture.verbs()) == ["SELECT", "SELECT"]
     assert second is first
     assert by_name is first
     assert objects_in_identity_map == 1
@@ -108,7 +99,7 @@ def test_dirty_lists_changed_objects_and_flush_updates_only_changed_columns(engi
     assert dirty == ["sandy"]
     assert modified is True
     assert dirty_after_flush == 0
-    assert capture.measure("statement verbs", verbs(capture)) == ["UPDATE"]
+    assert capture.measure("statement verbs", capture.verbs()) == ["UPDATE"]
     set_clause = SET_CLAUSE.search(capture.sql()[0])
     assert set_clause is not None
     assert capture.measure("columns SET", ASSIGNED_COLUMN.findall(set_clause.group(1))) == ["fullname"]
@@ -137,7 +128,7 @@ def test_assigning_the_same_value_is_dirty_but_flushes_nothing(engine, capture):
 
     assert in_dirty is True
     assert modified is False
-    assert capture.measure("statement verbs", verbs(capture)) == []
+    assert capture.measure("statement verbs", capture.verbs()) == []
     assert capture.measure("rows after commit", stored_users(engine)) == [("sandy", "Sandy Cheeks")]
 
 
@@ -218,7 +209,7 @@ def test_rollback_restores_deleted_objects_and_expunges_pending_ones(engine, cap
         squidward_transient = capture.measure("added object transient", inspect(squidward).transient)
         squidward_in_session = capture.measure("added object in the Session", squidward in session)
 
-    assert sorted(verbs(capture)) == ["DELETE", "INSERT"]
+    assert sorted(capture.verbs()) == ["DELETE", "INSERT"]
     assert capture.kinds()[-1] == "rollback"
     assert patrick_persistent is True
     assert patrick_in_session is True
@@ -252,7 +243,7 @@ def test_expired_attribute_of_detached_object_raises(engine, capture):
     assert detached is True
     assert statements_while_detached == 0
     assert capture.exception["sqlalchemy"] == "sqlalchemy.orm.exc.DetachedInstanceError"
-    assert capture.measure("statement verbs after re-attaching", verbs(capture)) == ["SELECT"]
+    assert capture.measure("statement verbs after re-attaching", capture.verbs()) == ["SELECT"]
     assert fullname == "Sandy Cheeks"
     assert stored_users(engine) == [("sandy", "Sandy Cheeks")]
 
@@ -307,7 +298,7 @@ def test_refresh_selects_the_row_and_discards_unflushed_changes(engine, capture)
             modified = capture.measure("Session.is_modified(sandy)", session.is_modified(sandy))
             session.commit()
 
-    assert capture.measure("statement verbs", verbs(capture)) == ["SELECT"]
+    assert capture.measure("statement verbs", capture.verbs()) == ["SELECT"]
     assert fullname == "Sandy Cheeks"
     assert modified is False
     assert stored_users(engine) == [("sandy", "Sandy Cheeks")]
@@ -330,7 +321,7 @@ def test_orm_update_evaluate_syncs_objects_in_python_without_select(engine, capt
             in_session = capture.measure("in-session values", [sandy.fullname, patrick.fullname])
         session.commit()
 
-    assert capture.measure("statement verbs", verbs(capture)) == ["UPDATE"]
+    assert capture.measure("statement verbs", capture.verbs()) == ["UPDATE"]
     assert in_session == ["Sandy Squirrel", "Patrick Star"]
     assert capture.measure("rows after commit", stored_users(engine)) == [
         ("patrick", "Patrick Star"),
@@ -412,7 +403,7 @@ def test_orm_update_auto_evaluates_when_it_can_and_fetches_otherwise(engine, cap
         not_evaluable = update(User).where(func.lower(User.name) == "patrick").values(fullname="Patrick Starfish")
         with capture.observe():
             session.execute(evaluable)
-        evaluable_verbs = capture.measure("statements for evaluable criteria", verbs(capture))
+        evaluable_verbs = capture.measure("statements for evaluable criteria", capture.verbs())
         capture.statements.clear()
         with capture.observe():
             session.execute(not_evaluable)
