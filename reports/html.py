@@ -58,7 +58,7 @@ class StringTable:
 def cell_payload(cell: dict[str, Any], column: int, strings: StringTable) -> list[Any]:
     """What the evidence panel shows for one cell, as a compact row (rendered with textContent, never
     as HTML): behaviour, column, outcome, expected, reason, doc, round trips, executemany, batches,
-    statements, exception, measured values, duration, results file."""
+    statements, exception, measured values, duration, results file, database errors seen (handled or not)."""
     evidence = cell.get("evidence", {})
     exception = evidence.get("exception")
     values = evidence.get("values") or {}
@@ -77,6 +77,7 @@ def cell_payload(cell: dict[str, Any], column: int, strings: StringTable) -> lis
         strings.ref(values) if values else None,
         cell.get("duration_s"),
         strings.ref(cell.get("source") or ""),
+        strings.ref(evidence["errors_seen"]) if evidence.get("errors_seen") else None,
     ]
 
 

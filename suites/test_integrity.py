@@ -242,7 +242,7 @@ def test_savepoint_rolls_back_only_the_failed_insert(engine, capture):
     assert kinds.index("savepoint") < kinds.index("rollback_savepoint")
     assert "rollback" not in kinds
     assert kinds[-1] == "commit"
-    assert capture.exception["sqlalchemy"] == "sqlalchemy.exc.IntegrityError"
+    assert [error["sqlalchemy"] for error in capture.errors_seen] == ["sqlalchemy.exc.IntegrityError"]
     assert duplicate_in_session is False
     assert capture.measure("names stored", stored_names(engine)) == ["patrick", "sandy", "squidward"]
 

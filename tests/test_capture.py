@@ -101,6 +101,21 @@ def test_exceptions_record_sqlalchemy_and_driver_classes(engine):
     assert recorded["message"]
 
 
+def test_an_error_handled_inside_the_block_is_seen_but_not_raised(engine):
+    capture = Capture()
+    capture.attach(engine)
+    with engine.begin() as connection:
+        connection.execute(insert(things), {"name": "taken"})
+    with capture.observe(), engine.connect() as connection:
+        with pytest.raises(sqlalchemy.exc.IntegrityError), connection.begin():
+            connection.execute(insert(things), {"name": "taken"})
+        connection.exec_driver_sql("SELECT 1")
+    capture.detach()
+    evidence = capture.evidence()
+    assert evidence["exception"] is None
+    assert [error["sqlalchemy"] for error in evidence["errors_seen"]] == ["sqlalchemy.exc.IntegrityError"]
+
+
 def test_parameters_never_reach_the_evidence_and_long_statements_are_cut(engine):
     capture = Capture()
     capture.attach(engine)
