@@ -147,6 +147,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = run_metadata(session.config.stash[STARTED], label, PROJECT_ROOT)
     run["exit_status"] = int(exitstatus)
     run["benchmark_settings"] = session.config.stash[SETTINGS].as_record()
+    run["cpu_count"] = os.cpu_count()
     write_results(path, {"schema_version": SCHEMA_VERSION, "run": run, "cells": [], "benchmarks": records})
     session.config.stash[WRITTEN] = path
 

@@ -3,6 +3,8 @@ it stored are counted after every round."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from benchmarks.measure import TargetBench, evidence_fields, timing_fields
@@ -31,6 +33,7 @@ def test_bulk_insert(benchmark, bench: TargetBench | str, strategy: Strategy, ro
         peak = bench.trace_one_round(strategy, data)
         counted.append(bench.count_rows())
         record["peak_mem_bytes"] = peak
+        load_before = os.getloadavg()[0]
         benchmark.pedantic(
             strategy.load,
             args=(bench.context, data),
@@ -38,6 +41,8 @@ def test_bulk_insert(benchmark, bench: TargetBench | str, strategy: Strategy, ro
             teardown=lambda *arguments: counted.append(bench.count_rows()),
             rounds=bench.settings.rounds_for(rows),
         )
+        # other work on the machine is the usual cause of a wide spread: keep it beside the figures
+        record["load_average_1m"] = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
     except Exception as error:
         record["reason"] = " ".join(f"{type(error).__name__}: {error}".split())[:600]
         raise

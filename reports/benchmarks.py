@@ -28,6 +28,7 @@ PALETTE = (
     "#ad494a",
 )
 LIMIT_COLOUR = "#000000"
+NOISY_SPREAD = 0.05  # IQR/median above this: the machine was busy, or the measurement needs more rounds
 CHART_WIDTH, CHART_HEIGHT = 900, 330
 PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 70, 470, 20, 280
 
@@ -46,6 +47,7 @@ class BenchmarkRow:
     reason: str
     median: str = ""
     spread: str = ""
+    noisy: bool = False
     rows_per_s: str = ""
     fraction_of_limit: str = ""
     round_trips: str = ""
@@ -197,7 +199,9 @@ def table_row(record: dict[str, Any]) -> BenchmarkRow:
     if row.outcome != "measured":
         return row
     row.median = format_seconds(record.get("median_s"))
-    row.spread = format_percent(spread_of(record))
+    spread = spread_of(record)
+    row.spread = format_percent(spread)
+    row.noisy = spread is not None and spread > NOISY_SPREAD
     row.rows_per_s = format_count(record.get("rows_per_s"))
     row.fraction_of_limit = format_percent(record.get("fraction_of_limit"), 0)
     trips = record.get("round_trips")
@@ -377,10 +381,13 @@ def render_benchmarks_markdown(benchmarks: list[dict[str, Any]]) -> str:
                         "| | | | | |"
                     )
                     continue
+                spread = f"{row.spread} ⚠" if row.noisy else row.spread
                 lines.append(
-                    f"| {markdown_cell(row.title)} | {row.rows} | {row.median} | {row.spread} | {row.rows_per_s} "
+                    f"| {markdown_cell(row.title)} | {row.rows} | {row.median} | {spread} | {row.rows_per_s} "
                     f"| {row.fraction_of_limit} | {markdown_cell(row.round_trips)} | {row.peak_memory} |"
                 )
+        if any(row.noisy for group in section.sizes for row in group.measurements):
+            lines.append(f"⚠ IQR/median above {NOISY_SPREAD:.0%}: a busy machine, or too few rounds.")
         lines += [f"- note: {markdown_cell(note)}" for note in section.notes]
         lines.append("")
     return "\n".join(lines)

@@ -266,8 +266,13 @@ def test_chart_of_a_single_size_places_every_point_in_one_column():
     assert svg.count("<circle") == 5 and 'cx="270.0"' in svg
 
 
-def test_markdown_keeps_its_table_intact():
-    markdown = render_benchmarks_markdown(hand_made_records())
+def test_markdown_keeps_its_table_intact_and_flags_a_wide_spread():
+    records = hand_made_records()
+    noisy = next(r for r in records if r["strategy"] == "core_executemany" and r["rows"] == 1000)
+    noisy["iqr_s"] = noisy["median_s"] * 0.12
+    markdown = render_benchmarks_markdown(records)
+    assert "| 12.0% ⚠ |" in markdown and "IQR/median above 5%" in markdown
+    assert markdown.count("⚠") == 2
     table_lines = [line for line in markdown.splitlines() if line.startswith("| ")]
     assert table_lines[0].startswith("| strategy | rows | median | IQR/median | rows/s | fraction of limit |")
     # eight cells on every line: an escaped pipe inside a cell does not split it
