@@ -14,9 +14,9 @@ import pytest
 from benchmarks.limits import limit_loader_for
 from benchmarks.measure import FULL_SIZES, MODES, QUICK_SIZES, BenchSettings, TargetBench, fill_fraction_of_limit
 from benchmarks.workload import WORKLOADS
-from fixtures.plugin import STATE, create_target_engine
+from fixtures.plugin import STATE, create_target_engine, or_exit, provision_all_targets, resolve_target
 from fixtures.results import now_iso, run_metadata
-from fixtures.targets import Target, TargetError
+from fixtures.targets import Target
 from reports.benchmarks import render_benchmarks_markdown
 from reports.schema import SCHEMA_VERSION, write_results
 
@@ -76,7 +76,7 @@ def positive_integer(option: str, text: str) -> int:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "bench_target" in metafunc.fixturenames:
-        specs = exit_on_target_error(metafunc.config.stash[STATE].specs)
+        specs = or_exit(metafunc.config.stash[STATE].specs)
         metafunc.parametrize("bench_target", [spec.id for spec in specs], indirect=True, scope="session")
     if "rows" in metafunc.fixturenames:
         metafunc.parametrize("rows", metafunc.config.stash[SETTINGS].sizes)
@@ -87,23 +87,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
     if any("bench_target" in getattr(item, "fixturenames", ()) for item in session.items):
-        state = session.config.stash[STATE]
-        for spec in exit_on_target_error(state.specs):
-            exit_on_target_error(lambda spec=spec: state.resolve(spec))
-
-
-def exit_on_target_error(action: Any) -> Any:
-    try:
-        return action()
-    except TargetError as error:
-        pytest.exit(f"sqla-conformance: {error}", returncode=2)
+        provision_all_targets(session.config)
 
 
 @pytest.fixture(scope="session")
 def bench_target(request: pytest.FixtureRequest) -> Target:
-    state = request.config.stash[STATE]
-    spec = next(spec for spec in state.specs() if spec.id == request.param)
-    return exit_on_target_error(lambda: state.resolve(spec))
+    return resolve_target(request)
 
 
 @pytest.fixture(scope="session")
