@@ -10,9 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 
 from benchmarks.limits import limit_loader_for
-from benchmarks.measure import FULL_SIZES, MODES, QUICK_SIZES, BenchSettings, TargetBench, fill_fraction_of_limit
+from benchmarks.measure import (
+    FULL_SIZES,
+    MODES,
+    QUICK_SIZES,
+    BenchSettings,
+    TargetBench,
+    fill_fraction_of_limit,
+    machine_spread,
+)
+from benchmarks.sqla_example import Example, ExampleUnavailable, example_for
 from benchmarks.workload import WORKLOADS
 from fixtures.plugin import STATE, create_target_engine, or_exit, provision_all_targets, resolve_target
 from fixtures.results import now_iso, run_metadata
@@ -25,6 +35,7 @@ SETTINGS = pytest.StashKey[BenchSettings]()
 RECORDS = pytest.StashKey[list]()
 STARTED = pytest.StashKey[str]()
 WRITTEN = pytest.StashKey[Path]()
+SPREAD = pytest.StashKey[dict]()  # the control measurement, before and after the benchmarks
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,6 +48,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench-sizes", default=None, help="row counts to load, comma-separated, e.g. 1000,1000000")
     group.addoption("--bench-rounds", default=None, help="timed rounds per measurement (default: by mode and size)")
     group.addoption("--bench-row-shape", default="narrow", help="narrow (id + two strings) or wide (id + 9 columns)")
+    group.addoption(
+        "--bench-sqla-example",
+        default=None,
+        metavar="RUNS",
+        help="also run SQLAlchemy's own examples/performance/bulk_inserts.py RUNS times per strategy it has, on the "
+        "same server, and keep its median beside ours (fetched from PyPI's source distribution, or "
+        "CONFORMANCE_SQLA_SDIST)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,7 +80,14 @@ def read_settings(config: pytest.Config) -> BenchSettings:
     if config.getoption("bench_sizes"):
         sizes = tuple(positive_integer("--bench-sizes", part) for part in config.getoption("bench_sizes").split(","))
     rounds = config.getoption("bench_rounds")
-    return BenchSettings(mode, sizes, shape, positive_integer("--bench-rounds", rounds) if rounds else None)
+    example_runs = config.getoption("bench_sqla_example")
+    return BenchSettings(
+        mode,
+        sizes,
+        shape,
+        positive_integer("--bench-rounds", rounds) if rounds else None,
+        positive_integer("--bench-sqla-example", example_runs) if example_runs else 0,
+    )
 
 
 def positive_integer(option: str, text: str) -> int:
@@ -88,6 +114,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     if any("bench_target" in getattr(item, "fixturenames", ()) for item in session.items):
         provision_all_targets(session.config)
+        session.config.stash[SPREAD] = {"before": machine_spread(session.config.stash[SETTINGS].mode)}
+
+
+@pytest.fixture(scope="session")
+def sqla_example(request: pytest.FixtureRequest) -> Example | str | None:
+    """SQLAlchemy's own bulk_inserts example for the installed version, why it is unavailable, or None (not asked)."""
+    if not request.config.stash[SETTINGS].example_runs:
+        return None
+    try:
+        return example_for(sqlalchemy.__version__)
+    except ExampleUnavailable as error:
+        return str(error)
 
 
 @pytest.fixture(scope="session")
@@ -103,27 +141,31 @@ def bench(request: pytest.FixtureRequest, bench_target: Target) -> Iterator[Targ
     if why_not:
         yield why_not
         return
-    if bench_target.driver.is_async:
-        yield "async drivers are not benchmarked yet (their engines need the suite's async bridge)"
-        return
     loader = limit_loader_for(bench_target.driver)
     measured = bench_target
     if loader and loader.url_query:
         # the physical limit needs a connection option (LOAD DATA LOCAL INFILE); every strategy gets the same
         measured = dataclasses.replace(bench_target, url=bench_target.url.update_query_dict(loader.url_query))
     workload = WORKLOADS[settings.row_shape]
+    # An async target's items run in the suite's async bridge, and with them this setup. The teardown may run in
+    # the next target's setup, outside the bridge: ``in_bridge`` puts it back there (a plain call for sync drivers).
+    bridge, is_async = request.config.stash[STATE].bridge, bench_target.driver.is_async
+
+    def in_bridge(function: Any, *args: Any, **kwargs: Any) -> Any:
+        return bridge.call(is_async, function, *args, **kwargs)
+
     engine = create_target_engine(measured)
     observed_engine = create_target_engine(measured)
     try:
-        workload.table.drop(engine, checkfirst=True)
-        workload.table.create(engine)
-        with observed_engine.connect():  # first connect (dialect initialisation) before any observed round
-            pass
+        in_bridge(workload.table.drop, engine, checkfirst=True)
+        in_bridge(workload.table.create, engine)
+        # first connect (dialect initialisation) before any observed round
+        in_bridge(lambda: observed_engine.connect().close())
         yield TargetBench(bench_target, workload, engine, observed_engine, settings, request.config.stash[RECORDS])
-        workload.table.drop(engine, checkfirst=True)
+        in_bridge(workload.table.drop, engine, checkfirst=True)
     finally:
-        observed_engine.dispose()
-        engine.dispose()
+        in_bridge(observed_engine.dispose)
+        in_bridge(engine.dispose)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -131,12 +173,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not records or hasattr(session.config, "workerinput"):
         return
     fill_fraction_of_limit(records)
+    spread = session.config.stash.get(SPREAD, {})
+    if spread:
+        spread["after"] = machine_spread(session.config.stash[SETTINGS].mode)
+        for record in records:
+            record["machine_spread"] = spread
     path = results_path(session.config)
     label = path.stem
     run = run_metadata(session.config.stash[STARTED], label, PROJECT_ROOT)
     run["exit_status"] = int(exitstatus)
     run["benchmark_settings"] = session.config.stash[SETTINGS].as_record()
     run["cpu_count"] = os.cpu_count()
+    run["machine_spread"] = spread
     write_results(path, {"schema_version": SCHEMA_VERSION, "run": run, "cells": [], "benchmarks": records})
     session.config.stash[WRITTEN] = path
 

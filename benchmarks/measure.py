@@ -4,11 +4,13 @@ memory), then pytest-benchmark's timed rounds; every round starts from an empty 
 from __future__ import annotations
 
 import gc
+import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_benchmark.stats import Stats
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -25,6 +27,10 @@ QUICK_ROUNDS = 3
 FULL_ROUNDS = {1_000: 15, 10_000: 9}
 FULL_ROUNDS_LARGE = 7
 STATEMENTS_KEPT = 6
+# The control measurement: a fixed pure-Python loop (about 0.15 s here), timed in rounds like a strategy. Its
+# IQR/median is the spread this machine gives any measurement, whatever is being measured.
+CONTROL_LOOP = 1_500_000
+CONTROL_ROUNDS = {"quick": 5, "full": 15}
 
 EMPTY_TABLE_SQL = {
     "sqlite": "DELETE FROM {table}",
@@ -41,6 +47,7 @@ class BenchSettings:
     sizes: tuple[int, ...]
     row_shape: str
     rounds: int | None = None  # fixed number of timed rounds; None: by mode and size
+    example_runs: int = 0  # runs of SQLAlchemy's own bulk_inserts example per mirrored strategy; 0: none
 
     def rounds_for(self, size: int) -> int:
         if self.rounds is not None:
@@ -55,6 +62,7 @@ class BenchSettings:
             "sizes": list(self.sizes),
             "row_shape": self.row_shape,
             "rounds": {str(size): self.rounds_for(size) for size in self.sizes},
+            "sqlalchemy_example_runs": self.example_runs,
         }
 
 
@@ -144,6 +152,29 @@ def peak_python_memory(action: Callable[[], object]) -> int:
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def control_loop(iterations: int) -> int:
+    total = 0
+    for number in range(iterations):
+        total += number * number % 7
+    return total
+
+
+def machine_spread(mode: str) -> dict[str, Any]:
+    """Time the control loop like a strategy: the spread of a measurement with nothing to do with a database."""
+    stats = Stats()
+    for _ in range(CONTROL_ROUNDS[mode]):
+        gc.collect()
+        started = time.perf_counter()
+        control_loop(CONTROL_LOOP)
+        stats.update(time.perf_counter() - started)
+    return {
+        "what": f"a pure-Python loop of {CONTROL_LOOP:,} iterations",
+        "rounds": stats.rounds,
+        "median_s": stats.median,
+        "iqr_ratio": stats.iqr / stats.median,
+    }
 
 
 def timing_fields(stats: Any, rows: int) -> dict[str, Any]:

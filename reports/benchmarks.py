@@ -52,6 +52,7 @@ class BenchmarkRow:
     fraction_of_limit: str = ""
     round_trips: str = ""
     peak_memory: str = ""
+    example: str = ""  # SQLAlchemy's own example on the same server: rows/s and its ratio to ours, or why not
 
 
 @dataclass
@@ -72,6 +73,8 @@ class TargetSection:
     sizes: list[SizeGroup]
     chart_svg: Markup
     notes: list[str] = field(default_factory=list)
+    has_example: bool = False  # some row carries SQLAlchemy's own example figure
+    machine_spread: str = ""  # the control measurement's IQR/median: what this machine allows any measurement
 
 
 @dataclass
@@ -177,7 +180,48 @@ def build_section(key: tuple, records: list[dict[str, Any]], notes: list[str]) -
         for size in sizes
     ]
     anchor = "bench-" + re.sub(r"[^a-z0-9]+", "-", " ".join(map(str, key)).lower()).strip("-")
-    return TargetSection(anchor, heading, details, recommendation(records), groups, chart_svg(heading, records), notes)
+    return TargetSection(
+        anchor,
+        heading,
+        details,
+        recommendation(records),
+        groups,
+        chart_svg(heading, records),
+        notes,
+        has_example=any(record.get("sqlalchemy_example") for record in records),
+        machine_spread=machine_spread_text(records[0].get("machine_spread")),
+    )
+
+
+def machine_spread_text(spread: dict[str, Any] | None) -> str:
+    """ "this machine's own spread: 7.2% before, 9.9% after (a pure-Python loop, 15 rounds)", or ""."""
+    if not spread:
+        return ""
+    parts = [
+        f"{format_percent(spread[when].get('iqr_ratio'))} {when}"
+        for when in ("before", "after")
+        if isinstance(spread.get(when), dict) and spread[when].get("iqr_ratio") is not None
+    ]
+    first = next((spread[when] for when in ("before", "after") if isinstance(spread.get(when), dict)), {})
+    if not parts:
+        return ""
+    return (
+        f"this machine's own IQR/median: {', '.join(parts)} the benchmarks "
+        f"({first.get('what', 'a fixed loop')}, {first.get('rounds', '?')} rounds)"
+    )
+
+
+def example_text(record: dict[str, Any]) -> str:
+    """SQLAlchemy's own example beside ours: "98,000 rows/s (0.97× ours)", or why it has no figure."""
+    example = record.get("sqlalchemy_example")
+    if not example:
+        return ""
+    if example.get("unavailable"):
+        return f"not run: {example['unavailable']}"
+    text = f"{format_count(example.get('rows_per_s'))} rows/s"
+    if example.get("ratio_to_ours") is not None:
+        text += f" ({example['ratio_to_ours']:.2f}× ours)"
+    return text
 
 
 def sorted_for_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -207,6 +251,7 @@ def table_row(record: dict[str, Any]) -> BenchmarkRow:
     trips = record.get("round_trips")
     row.round_trips = "not observable (DBAPI)" if trips is None else format_count(trips)
     row.peak_memory = format_bytes(record.get("peak_mem_bytes"))
+    row.example = example_text(record)
     return row
 
 
@@ -369,25 +414,30 @@ def render_benchmarks_markdown(benchmarks: list[dict[str, Any]]) -> str:
     for section in view.sections:
         lines += [f"### {markdown_cell(section.heading)}", "", markdown_cell(section.details), ""]
         lines += [markdown_cell(section.recommendation), ""]
+        example = " SQLAlchemy's example |" if section.has_example else ""
+        heading = "| strategy | rows | median | IQR/median | rows/s | fraction of limit | round trips | peak memory |"
         lines += [
-            "| strategy | rows | median | IQR/median | rows/s | fraction of limit | round trips | peak memory |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            heading + example,
+            "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if section.has_example else ""),
         ]
         for group in section.sizes:
             for row in group.measurements:
+                extra = f" {markdown_cell(row.example)} |" if section.has_example else ""
                 if row.outcome != "measured":
                     lines.append(
                         f"| {markdown_cell(row.title)} | {row.rows} | {row.outcome}: {markdown_cell(row.reason)} "
-                        "| | | | | |"
+                        f"| | | | | |{extra}"
                     )
                     continue
                 spread = f"{row.spread} ⚠" if row.noisy else row.spread
                 lines.append(
                     f"| {markdown_cell(row.title)} | {row.rows} | {row.median} | {spread} | {row.rows_per_s} "
-                    f"| {row.fraction_of_limit} | {markdown_cell(row.round_trips)} | {row.peak_memory} |"
+                    f"| {row.fraction_of_limit} | {markdown_cell(row.round_trips)} | {row.peak_memory} |{extra}"
                 )
         if any(row.noisy for group in section.sizes for row in group.measurements):
             lines.append(f"⚠ IQR/median above {NOISY_SPREAD:.0%}: a busy machine, or too few rounds.")
+        if section.machine_spread:
+            lines.append(f"Control: {markdown_cell(section.machine_spread)}.")
         lines += [f"- note: {markdown_cell(note)}" for note in section.notes]
         lines.append("")
     return "\n".join(lines)
