@@ -2,23 +2,30 @@
 
 PostgreSQL: COPY FROM STDIN. MySQL/MariaDB: LOAD DATA LOCAL INFILE. SQLite: the sqlite3 module's executemany
 inside one transaction. Every strategy's rows/s is divided by this one, measured in the same run.
+
+Async drivers run here as every strategy does: sync code inside the suite's greenlet bridge, where ``await_only``
+waits for the driver's own coroutines.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import io
 import os
 import re
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
+from typing import Any
 
+from packaging.version import Version
 from sqlalchemy import Boolean, DateTime, String
 from sqlalchemy.engine import Engine
 
 from benchmarks.workload import Workload
+from fixtures.compat import await_only
 from fixtures.targets import Driver
 
 # PostgreSQL's COPY text format and MySQL's LOAD DATA defaults (FIELDS TERMINATED BY '\t' ESCAPED BY '\\'
@@ -157,6 +164,23 @@ def mysql_server_refuses_local_infile(engine: Engine) -> str | None:
     return None
 
 
+# asyncmy answers the server's request for the local file by handing the file name, as bytes, to its compiled
+# LoadLocalFile, which takes str: TypeError, and the connection is out of step afterwards. Seen on 0.2.18 (the newest
+# release when this was written); older releases failed elsewhere on the same path (long2ice/asyncmy issue #88).
+ASYNCMY_LAST_WITHOUT_LOCAL_FILES = Version("0.2.18")
+
+
+def asyncmy_cannot_send_local_files(engine: Engine) -> str | None:
+    installed = importlib.metadata.version("asyncmy")
+    if Version(installed) <= ASYNCMY_LAST_WITHOUT_LOCAL_FILES:
+        return (
+            f"asyncmy {installed} cannot send a file for LOAD DATA LOCAL INFILE: it passes the file name to its "
+            "LoadLocalFile as bytes, which that refuses (TypeError: Argument 'filename' has incorrect type (expected "
+            "str, got bytes); long2ice/asyncmy issue #88)"
+        )
+    return mysql_server_refuses_local_infile(engine)
+
+
 LOAD_DATA = LimitLoader(
     "LOAD DATA LOCAL INFILE",
     mysql_load_data_local_infile,
@@ -164,10 +188,77 @@ LOAD_DATA = LimitLoader(
     url_query={"local_infile": "1"},
 )
 
+# --- async drivers -------------------------------------------------------------------------------------
+# Each loader hands the whole load to the driver in one coroutine that ``await_only`` waits for: no row crosses a
+# greenlet switch, so what is measured is the driver and the server, as for the sync drivers. The connection is the
+# pool's; ``driver_connection`` (SQLAlchemy 1.4 too) is the driver's own connection beneath SQLAlchemy's adapter.
+
+
+def aiosqlite_executemany_one_transaction(engine: Engine, workload: Workload, rows: list[tuple]) -> None:
+    table, columns = quoted_names(engine, workload)
+    placeholders = ", ".join("?" for _ in workload.columns)
+    dbapi_connection = engine.raw_connection()
+    try:
+        statement = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+        await_only(aiosqlite_executemany(dbapi_connection.driver_connection, statement, rows))
+    finally:
+        dbapi_connection.close()
+
+
+async def aiosqlite_executemany(connection: Any, statement: str, rows: list[tuple]) -> None:
+    """The same sqlite3 executemany as pysqlite's limit, run by aiosqlite's thread: one transaction, then commit."""
+    await connection.executemany(statement, rows)
+    await connection.commit()
+
+
+def asyncpg_copy_records(engine: Engine, workload: Workload, rows: list[tuple]) -> None:
+    dbapi_connection = engine.raw_connection()
+    try:
+        await_only(asyncpg_copy(dbapi_connection.driver_connection, workload, rows))
+    finally:
+        dbapi_connection.close()
+
+
+async def asyncpg_copy(connection: Any, workload: Workload, rows: list[tuple]) -> None:
+    """asyncpg's COPY takes the tuples as they are (binary format: no text to build) and quotes the names itself;
+    the transaction commits when the block ends."""
+    async with connection.transaction():
+        await connection.copy_records_to_table(
+            workload.table.name, records=rows, columns=list(workload.columns), schema_name=workload.table.schema
+        )
+
+
+def psycopg_async_copy(engine: Engine, workload: Workload, rows: list[tuple]) -> None:
+    table, columns = quoted_names(engine, workload)
+    dbapi_connection = engine.raw_connection()
+    try:
+        statement = f"COPY {table} ({columns}) FROM STDIN"
+        await_only(psycopg_async_copy_rows(dbapi_connection.driver_connection, statement, rows))
+    finally:
+        dbapi_connection.close()
+
+
+async def psycopg_async_copy_rows(connection: Any, statement: str, rows: list[tuple]) -> None:
+    """psycopg's async ``cursor.copy``: the same COPY as the sync psycopg limit, then commit."""
+    async with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            await copy.write_row(row)
+    await connection.commit()
+
+
 LIMIT_LOADERS: dict[str, LimitLoader] = {
     "pysqlite": LimitLoader("sqlite3 executemany in one transaction", sqlite_executemany_one_transaction),
+    "aiosqlite": LimitLoader(
+        "sqlite3 executemany in one transaction (aiosqlite)", aiosqlite_executemany_one_transaction
+    ),
     "psycopg": LimitLoader("COPY FROM STDIN (psycopg cursor.copy)", psycopg_copy),
     "psycopg2": LimitLoader("COPY FROM STDIN (psycopg2 copy_expert)", psycopg2_copy_expert),
+    "asyncpg": LimitLoader("COPY FROM STDIN, binary (asyncpg copy_records_to_table)", asyncpg_copy_records),
+    "psycopg_async": LimitLoader("COPY FROM STDIN (psycopg async cursor.copy)", psycopg_async_copy),
     "pymysql": LOAD_DATA,
     "mysqlclient": LOAD_DATA,
+    # aiomysql and asyncmy take the same local_infile connect option; LOAD DATA is one statement, so SQLAlchemy's
+    # adapted cursor (which awaits the driver's execute) sends it exactly as the sync drivers do
+    "aiomysql": LOAD_DATA,
+    "asyncmy": replace(LOAD_DATA, why_unsupported=asyncmy_cannot_send_local_files),
 }

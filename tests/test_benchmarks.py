@@ -3,6 +3,7 @@ report's view of benchmark results, built from hand-made records."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import re
 
@@ -10,12 +11,16 @@ import jinja2
 import pytest
 import sqlalchemy
 from markupsafe import Markup
+from sqlalchemy.engine import URL
 
 from benchmarks.limits import limit_loader_for
 from benchmarks.strategies import STRATEGIES
 from benchmarks.workload import EPOCH, WORKLOADS
+from fixtures.bridge import AsyncBridge
+from fixtures.compat import lacks
+from fixtures.plugin import create_target_engine
 from fixtures.provision import create_scratch_database, drop_scratch_database, scratch_database_name
-from fixtures.targets import DRIVERS
+from fixtures.targets import DRIVERS, Target, admin_driver
 from reports.benchmarks import build_benchmarks_view, chart_svg, render_benchmarks_markdown
 from reports.html import TEMPLATES
 from reports.schema import load_results
@@ -279,3 +284,84 @@ def test_markdown_keeps_its_table_intact_and_flags_a_wide_spread():
     assert all(len(re.split(r"(?<!\\)\|", line)) == 10 for line in table_lines)
     assert "no RETURNING \\| here" in markdown
     assert "physical limit: COPY FROM STDIN" in markdown
+
+
+# --- async drivers ---------------------------------------------------------------------------------------------
+
+
+def skip_unless_installed(driver) -> None:
+    if importlib.util.find_spec(driver.module) is None:
+        pytest.skip(f"driver {driver.name} is not installed (pip install {driver.distribution})")
+    missing = lacks(driver.requires_sqlalchemy)
+    if missing:
+        pytest.skip(f"the {driver.name} dialect {missing}")
+
+
+def async_limit_engine(request, tmp_path, driver):
+    """An engine of the kind the benchmarks give an async target (``AsyncEngine.sync_engine``) on a scratch
+    database, with the limit loader's connect options, and the bridge it must run in."""
+    loader = limit_loader_for(driver)
+    if driver.backend == "sqlite":
+        url = URL.create(f"sqlite+{driver.dialect_driver}", database=str(tmp_path / "limit.db"))
+    else:
+        server = request.getfixturevalue("local_postgresql" if driver.backend == "postgresql" else "local_mysql")
+        admin, name = admin_driver(driver), scratch_database_name()
+        url = create_scratch_database(server.admin_url, admin, name)
+        request.addfinalizer(lambda: drop_scratch_database(server.admin_url, admin, name))
+        url = url.set(drivername=f"{driver.backend}+{driver.dialect_driver}")
+    bridge = AsyncBridge()
+    request.addfinalizer(bridge.close)
+    engine = create_target_engine(Target(driver, url.update_query_dict(loader.url_query), "url"))
+    request.addfinalizer(lambda: bridge.call(True, engine.dispose))
+    return engine, loader, bridge
+
+
+def load_awkward_rows_and_read_back(engine, loader) -> list[tuple]:
+    workload = WORKLOADS["wide"]
+    workload.table.create(engine)
+    assert loader.why_unsupported(engine) is None
+    loader.load(engine, workload, AWKWARD_ROWS)
+    with engine.connect() as connection:
+        columns = [workload.table.c[column] for column in workload.columns]
+        stored = connection.execute(sqlalchemy.select(*columns).order_by(workload.table.c.id)).all()
+    return [tuple(row) for row in stored]
+
+
+@pytest.mark.parametrize("driver_name", ["asyncpg", "psycopg_async", "aiosqlite", "aiomysql"])
+def test_async_physical_limit_stores_awkward_values_unchanged(request, tmp_path, driver_name):
+    """The async limits (asyncpg's binary COPY, psycopg's async COPY, aiosqlite's executemany, aiomysql's LOAD DATA
+    file) run as the benchmarks run them, inside the bridge, and store every value as it was given."""
+    driver = DRIVERS[driver_name]
+    skip_unless_installed(driver)
+    engine, loader, bridge = async_limit_engine(request, tmp_path, driver)
+    assert bridge.call(True, load_awkward_rows_and_read_back, engine, loader) == AWKWARD_ROWS
+
+
+def test_asyncmy_limit_is_unsupported_for_the_reason_it_gives(request, tmp_path):
+    """asyncmy takes local_infile but cannot send the file; the reason given is what a load actually runs into."""
+    driver = DRIVERS["asyncmy"]
+    skip_unless_installed(driver)
+    engine, loader, bridge = async_limit_engine(request, tmp_path, driver)
+    reason = bridge.call(True, loader.why_unsupported, engine)
+    if reason is None:
+        pytest.skip(f"asyncmy {importlib.metadata.version('asyncmy')} is not known to fail: the limit is measured")
+    assert "TypeError: Argument 'filename' has incorrect type" in reason
+    workload = WORKLOADS["wide"]
+    bridge.call(True, workload.table.create, engine)
+    with pytest.raises(TypeError, match="Argument 'filename' has incorrect type"):
+        bridge.call(True, loader.load, engine, workload, AWKWARD_ROWS)
+
+
+@needs_pytest_benchmark
+def test_quick_benchmarks_on_an_async_driver_run_in_the_bridge_and_reach_copy(tmp_path, local_postgresql):
+    """asyncpg: every strategy measured through AsyncEngine.sync_engine, up to its copy_records_to_table limit."""
+    skip_unless_installed(DRIVERS["asyncpg"])
+    url = local_postgresql.admin_url.set(drivername="postgresql+asyncpg")
+    results = tmp_path / "bench-pg-asyncpg.json"
+    data, _ = run_quick_benchmarks(results, "--dburl", url.render_as_string(hide_password=False))
+    records = data["benchmarks"]
+    assert_every_strategy_measured_and_verified(records, "asyncpg")
+    assert all(record["target"]["async"] for record in records)
+    [limit] = [record for record in records if record["is_limit"]]
+    assert limit["method"] == "COPY FROM STDIN, binary (asyncpg copy_records_to_table)"
+    assert limit["rows_counted"] == [1000] * 5 and limit["rows_per_s"] > 0
