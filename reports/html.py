@@ -119,9 +119,7 @@ def render_html(matrix: Matrix) -> str:
                 passed += cell["outcome"] in AGREEING
                 cells.append(cell)
             outcomes = {cell["outcome"] for cell in cells if cell}
-            area_rows.append(
-                {"behaviour": behaviour, "ref": strings.ref(behaviour["id"]), "agree": len(outcomes) <= 1}
-            )
+            area_rows.append({"behaviour": behaviour, "ref": strings.ref(behaviour["id"]), "agree": len(outcomes) <= 1})
         rows.append({"area": area, "rows": area_rows, "passed": passed, "total": total})
     columns = []
     for key in targets:

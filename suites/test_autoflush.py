@@ -10,8 +10,6 @@ from fixtures.plugin import behaviour
 pytestmark = pytest.mark.usefixtures("tables")
 
 
-
-
 def add_sandy(engine) -> int:
     """Commit one user row outside the observed window; return its primary key."""
     with engine.begin() as connection:

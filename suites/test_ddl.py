@@ -243,9 +243,7 @@ def test_integer_primary_key_is_generated_by_the_database(engine, make_tables, c
 
     Docs: Core > Schema Definition > ``Column.autoincrement``.
     """
-    counters = Table(
-        "ddl_counter", MetaData(), Column("id", Integer, primary_key=True), Column("name", String(20))
-    )
+    counters = Table("ddl_counter", MetaData(), Column("id", Integer, primary_key=True), Column("name", String(20)))
     create_observed(engine, make_tables, capture, counters.metadata)
     with capture.observe(), engine.begin() as connection:
         reported = [connection.execute(insert(counters), {"name": name}).inserted_primary_key[0] for name in "abc"]

@@ -167,7 +167,6 @@ def test_core_duplicate_key_rolls_back_and_connection_is_reused(engine, capture)
     assert capture.measure("names stored", stored_names(engine)) == ["patrick", "sandy"]
 
 
-
 @behaviour("integrity.foreign-key-violation", doc="core/constraints.html#defining-foreign-keys")
 def test_foreign_key_violation_raises_integrity_error(engine, capture):
     """Inserting a row whose foreign key references no existing row raises ``sqlalchemy.exc.IntegrityError``

@@ -223,7 +223,7 @@ def test_raiseload_raises_instead_of_loading(engine, capture):
 @behaviour("rel.save-update-cascade-on-append", doc="orm/cascades.html#save-update")
 @pytest.mark.usefixtures("tables")
 def test_child_appended_to_persistent_parent_joins_the_session(engine, capture):
-    """"save-update" cascade also acts on attribute events: a new object appended to the collection of a parent
+    """ "save-update" cascade also acts on attribute events: a new object appended to the collection of a parent
     already in the Session becomes pending in that Session without ``Session.add()``, and the flush INSERTs it
     with the parent's key.
 
@@ -249,7 +249,7 @@ def test_child_appended_to_persistent_parent_joins_the_session(engine, capture):
 @behaviour("rel.no-cascade-from-backref-assignment", doc="orm/cascades.html#back-populates-cascade")
 @pytest.mark.usefixtures("tables")
 def test_assigning_the_many_to_one_side_does_not_cascade_into_the_session(engine, capture):
-    """"save-update" cascade runs in one direction only: assigning a persistent parent to a new child's
+    """ "save-update" cascade runs in one direction only: assigning a persistent parent to a new child's
     many-to-one attribute does not put the child into the Session (2.0 behaviour, ``cascade_backrefs`` gone),
     so the flush INSERTs nothing (SQLAlchemy 2.0 warns that the child is not in the Session);
     ``Session.add(child)`` stores it.

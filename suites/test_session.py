@@ -17,8 +17,6 @@ SET_CLAUSE = re.compile(r"\bSET\s+(.*?)\s+WHERE\b", re.IGNORECASE | re.DOTALL)
 ASSIGNED_COLUMN = re.compile(r"[`\"]?(\w+)[`\"]?\s*=")
 
 
-
-
 def add_users(engine, **fullnames: str) -> dict[str, int]:
     """Commit one user row per ``name=fullname`` outside the observed window; return their primary keys by name."""
     with engine.begin() as connection:

@@ -180,9 +180,7 @@ def user_names(engine) -> list[str]:
 
 
 @pytest.mark.usefixtures("tables")
-@behaviour(
-    "txn.savepoint-core-rollback-inner", doc="core/connections.html#sqlalchemy.engine.Connection.begin_nested"
-)
+@behaviour("txn.savepoint-core-rollback-inner", doc="core/connections.html#sqlalchemy.engine.Connection.begin_nested")
 def test_connection_savepoint_rolls_back_only_the_inner_work(engine, capture):
     """``Connection.begin_nested()`` emits SAVEPOINT: rolling it back discards only the work done inside it,
     releasing it keeps that work, and the enclosing transaction commits the rest.
