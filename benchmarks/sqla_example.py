@@ -129,16 +129,17 @@ def unpack_examples(archive: Path, target: Path) -> Path:
     return target
 
 
-def summary(test: str, rows: int, seconds: list[float], ours_rows_per_s: float | None) -> dict:
-    """The record's ``sqlalchemy_example`` entry: the runs, their median, and the ratio to our median."""
-    median = statistics.median(seconds)
-    rows_per_s = rows / median if median else None
+def summary(test: str, rows: int, theirs: list[float], ours: list[float]) -> dict:
+    """The record's ``sqlalchemy_example`` entry: the example's runs, ours paired with them, and the median of the
+    pairs' ratios (the example's rows/s over ours: 1.0 means the same speed)."""
+    median = statistics.median(theirs)
     return {
         "test": test,
-        "runs_s": [round(value, 6) for value in seconds],
+        "runs_s": [round(value, 6) for value in theirs],
+        "ours_paired_s": [round(value, 6) for value in ours],
         "median_s": median,
-        "rows_per_s": rows_per_s,
-        "ratio_to_ours": rows_per_s / ours_rows_per_s if rows_per_s and ours_rows_per_s else None,
+        "rows_per_s": rows / median if median else None,
+        "ratio_to_ours": statistics.median(mine / other for mine, other in zip(ours, theirs, strict=True) if other),
     }
 
 
