@@ -15,7 +15,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import Any
@@ -194,15 +194,20 @@ LOAD_DATA = LimitLoader(
 # pool's; ``driver_connection`` (SQLAlchemy 1.4 too) is the driver's own connection beneath SQLAlchemy's adapter.
 
 
+def on_driver_connection(engine: Engine, load: Callable[..., Awaitable[None]], *args: Any) -> None:
+    """Await ``load(driver_connection, *args)`` on one of the pool's connections, returned to the pool after."""
+    dbapi_connection = engine.raw_connection()
+    try:
+        await_only(load(dbapi_connection.driver_connection, *args))
+    finally:
+        dbapi_connection.close()
+
+
 def aiosqlite_executemany_one_transaction(engine: Engine, workload: Workload, rows: list[tuple]) -> None:
     table, columns = quoted_names(engine, workload)
     placeholders = ", ".join("?" for _ in workload.columns)
-    dbapi_connection = engine.raw_connection()
-    try:
-        statement = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
-        await_only(aiosqlite_executemany(dbapi_connection.driver_connection, statement, rows))
-    finally:
-        dbapi_connection.close()
+    statement = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+    on_driver_connection(engine, aiosqlite_executemany, statement, rows)
 
 
 async def aiosqlite_executemany(connection: Any, statement: str, rows: list[tuple]) -> None:
@@ -212,11 +217,7 @@ async def aiosqlite_executemany(connection: Any, statement: str, rows: list[tupl
 
 
 def asyncpg_copy_records(engine: Engine, workload: Workload, rows: list[tuple]) -> None:
-    dbapi_connection = engine.raw_connection()
-    try:
-        await_only(asyncpg_copy(dbapi_connection.driver_connection, workload, rows))
-    finally:
-        dbapi_connection.close()
+    on_driver_connection(engine, asyncpg_copy, workload, rows)
 
 
 async def asyncpg_copy(connection: Any, workload: Workload, rows: list[tuple]) -> None:
@@ -230,12 +231,7 @@ async def asyncpg_copy(connection: Any, workload: Workload, rows: list[tuple]) -
 
 def psycopg_async_copy(engine: Engine, workload: Workload, rows: list[tuple]) -> None:
     table, columns = quoted_names(engine, workload)
-    dbapi_connection = engine.raw_connection()
-    try:
-        statement = f"COPY {table} ({columns}) FROM STDIN"
-        await_only(psycopg_async_copy_rows(dbapi_connection.driver_connection, statement, rows))
-    finally:
-        dbapi_connection.close()
+    on_driver_connection(engine, psycopg_async_copy_rows, f"COPY {table} ({columns}) FROM STDIN", rows)
 
 
 async def psycopg_async_copy_rows(connection: Any, statement: str, rows: list[tuple]) -> None:

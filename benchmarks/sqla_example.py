@@ -20,6 +20,7 @@ import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,7 @@ class Example:
     root: Path  # the directory that holds ``examples/``
     version: str
 
-    @property
+    @cached_property  # asked once per measurement; the file does not change during a run
     def tests(self) -> tuple[str, ...]:
         source = (self.root / EXAMPLE_PATH).read_text(encoding="utf-8")
         return tuple(re.findall(r"^def (test_\w+)\(", source, flags=re.MULTILINE))
@@ -79,6 +80,7 @@ class Example:
 
 def example_for(version: str) -> Example:
     """The example tree for SQLAlchemy ``version``: from CONFORMANCE_SQLA_SDIST, the cache, or PyPI."""
+    target = CACHE / f"sqlalchemy-{version}-examples"
     explicit = os.environ.get(SDIST_VARIABLE)
     if explicit:
         source = Path(explicit)
@@ -89,8 +91,7 @@ def example_for(version: str) -> Example:
             return Example(root, version)
         if not source.is_file():
             raise ExampleUnavailable(f"{SDIST_VARIABLE}={explicit}: no such file")
-        return Example(unpack_examples(source, CACHE / f"sqlalchemy-{version}-examples"), version)
-    target = CACHE / f"sqlalchemy-{version}-examples"
+        return Example(unpack_examples(source, target), version)
     if (target / EXAMPLE_PATH).is_file():
         return Example(target, version)
     with tempfile.TemporaryDirectory(prefix="sqla-sdist-") as download:

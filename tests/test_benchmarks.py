@@ -131,8 +131,7 @@ AWKWARD_ROWS = [
 def test_physical_limit_stores_awkward_values_unchanged(request, driver_name):
     """Counting rows cannot catch a mis-encoded COPY or LOAD DATA file; reading the values back can."""
     driver = DRIVERS[driver_name]
-    if importlib.util.find_spec(driver.module) is None:
-        pytest.skip(f"driver {driver_name} is not installed (pip install {driver.distribution})")
+    skip_unless_installed(driver)
     server = request.getfixturevalue("local_postgresql" if driver.backend == "postgresql" else "local_mysql")
     name = scratch_database_name()
     url = create_scratch_database(server.admin_url, driver, name)
@@ -140,14 +139,7 @@ def test_physical_limit_stores_awkward_values_unchanged(request, driver_name):
     loader = limit_loader_for(driver)
     engine = sqlalchemy.create_engine(url.update_query_dict(loader.url_query))
     request.addfinalizer(engine.dispose)
-    workload = WORKLOADS["wide"]
-    workload.table.create(engine)
-    assert loader.why_unsupported(engine) is None
-    loader.load(engine, workload, AWKWARD_ROWS)
-    with engine.connect() as connection:
-        columns = [workload.table.c[column] for column in workload.columns]
-        stored = connection.execute(sqlalchemy.select(*columns).order_by(workload.table.c.id)).all()
-    assert [tuple(row) for row in stored] == AWKWARD_ROWS
+    assert load_awkward_rows_and_read_back(engine, loader) == AWKWARD_ROWS
 
 
 # --- the report's view, from hand-made records ---------------------------------------------------------------
