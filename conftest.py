@@ -1,3 +1,3 @@
 """Load the sqla-conformance pytest plugin for the behaviour suites and the machinery tests."""
 
-pytest_plugins = ("fixtures.plugin",)
+pytest_plugins = ("fixtures.plugin", "fixtures.target_facts")

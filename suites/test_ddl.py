@@ -1,5 +1,7 @@
 """Metadata and DDL: what ``create_all`` / ``drop_all`` emit for a declared schema, and what the database enforces."""
 
+import re
+
 import pytest
 from sqlalchemy import (
     Column,
@@ -165,7 +167,8 @@ def insert_raw_status(engine, capture, status: str) -> str | None:
 @behaviour("ddl.enum-native-type", doc="core/type_basics.html#sqlalchemy.types.Enum")
 def test_enum_uses_the_native_type_and_the_database_rejects_other_values(engine, make_tables, capture):
     """An ``Enum`` column is created with the backend's native enumerated type (PostgreSQL ``CREATE TYPE ... AS
-    ENUM``, MySQL ``ENUM(...)``) that names the allowed values, so the database itself rejects any other value.
+    ENUM``, MySQL ``ENUM(...)``) that names the allowed values, not a VARCHAR and no CHECK constraint: the
+    database's catalog reports an enumerated column with those values and the database itself rejects any other.
 
     Docs: Core > SQL Datatype Objects > ``Enum`` ("will make use of the backend's native ENUM type if one is
     available; otherwise, it uses a VARCHAR datatype"; ``create_constraint`` defaults to False since 1.4).
@@ -175,8 +178,14 @@ def test_enum_uses_the_native_type_and_the_database_rejects_other_values(engine,
     create = capture.measure("DDL", ddl(capture, "CREATE"))
     accepted = insert_raw_status(engine, capture, "open")
     rejected = capture.measure("error for a value outside the enum", insert_raw_status(engine, capture, "lost"))
+    reflected = {column["name"]: column["type"] for column in inspect(engine).get_columns("ddl_ticket")}["status"]
+    reflected_values = list(reflected.enums) if isinstance(reflected, Enum) else None
+    status_ddl = [match.group(0) for sql in create if (match := re.search(r"\bstatus [A-Za-z_]+", sql))]
 
-    assert any("'open'" in sql and "'closed'" in sql for sql in create), "the DDL declares no enumerated values"
+    assert capture.measure("DDL with a CHECK constraint", [sql for sql in create if "CHECK" in sql.upper()]) == []
+    assert capture.measure("status column DDL", status_ddl) != [], "no CREATE TABLE declares the status column"
+    assert not status_ddl[0].upper().endswith(("CHAR", "TEXT")), "the status column is a string, not a native enum"
+    assert capture.measure("reflected enumerated values", reflected_values) == ["open", "closed"]
     assert accepted is None
     assert rejected is not None
     assert capture.measure("stored statuses", column_values(engine, tickets.c.status)) == ["open"]

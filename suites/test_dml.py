@@ -49,8 +49,8 @@ def item_quantities(engine) -> dict[str, int]:
 
 # Upserts are not one generic construct: each dialect documents its own insert() with its own clause
 # (PostgreSQL and SQLite: INSERT .. ON CONFLICT, MySQL and MariaDB: INSERT .. ON DUPLICATE KEY UPDATE / INSERT
-# IGNORE). These maps are target data, the spelling of the same claim on each dialect, keyed by dialect name; the
-# behaviours run the same steps and assertions everywhere.
+# IGNORE). Which construct a target uses is a per-target fact (fixtures/target_facts.toml); these maps build each
+# construct, keyed by the fact's value. The behaviours run the same steps and assertions everywhere.
 def _on_conflict_update_fullname(dialect_insert):
     def build(rows: list[dict]):
         statement = dialect_insert(user_table).values(rows)
@@ -66,20 +66,20 @@ def _on_duplicate_key_update_fullname(rows: list[dict]):
     return statement.on_duplicate_key_update(fullname=statement.inserted.fullname)
 
 
-UPSERT_FULLNAME_BY_NAME = {
-    "postgresql": _on_conflict_update_fullname(postgresql.insert),
-    "sqlite": _on_conflict_update_fullname(sqlite.insert),
-    "mysql": _on_duplicate_key_update_fullname,
-    "mariadb": _on_duplicate_key_update_fullname,
+UPSERT_FULLNAME_BY_CONSTRUCT = {
+    "postgresql.insert().on_conflict_do_update()": _on_conflict_update_fullname(postgresql.insert),
+    "sqlite.insert().on_conflict_do_update()": _on_conflict_update_fullname(sqlite.insert),
+    "mysql.insert().on_duplicate_key_update()": _on_duplicate_key_update_fullname,
 }
 
-INSERT_SKIPPING_DUPLICATE_USERS = {
-    "postgresql": lambda rows: postgresql.insert(user_table).values(rows).on_conflict_do_nothing(),
-    "sqlite": lambda rows: sqlite.insert(user_table).values(rows).on_conflict_do_nothing(),
-    # MySQL / MariaDB have no ON CONFLICT DO NOTHING; their form is INSERT IGNORE, through prefix_with(). Unlike
-    # ON CONFLICT, IGNORE also turns other errors of the statement (NOT NULL, truncation) into warnings.
-    "mysql": lambda rows: insert(user_table).values(rows).prefix_with("IGNORE"),
-    "mariadb": lambda rows: insert(user_table).values(rows).prefix_with("IGNORE"),
+INSERT_SKIPPING_DUPLICATE_USERS_BY_CONSTRUCT = {
+    "postgresql.insert().on_conflict_do_nothing()": lambda rows: (
+        postgresql.insert(user_table).values(rows).on_conflict_do_nothing()
+    ),
+    "sqlite.insert().on_conflict_do_nothing()": lambda rows: (
+        sqlite.insert(user_table).values(rows).on_conflict_do_nothing()
+    ),
+    "insert().prefix_with('IGNORE')": lambda rows: insert(user_table).values(rows).prefix_with("IGNORE"),
 }
 
 
@@ -211,7 +211,7 @@ def test_insert_values_with_a_list_is_one_multi_row_statement(engine, capture):
 
 
 @behaviour("dml.upsert-updates-existing-row", doc="dialects/postgresql.html#insert-on-conflict-upsert")
-def test_upsert_updates_the_conflicting_row_and_inserts_the_new_one(engine, capture):
+def test_upsert_updates_the_conflicting_row_and_inserts_the_new_one(engine, capture, target_facts):
     """An upsert (PostgreSQL / SQLite ``insert().on_conflict_do_update()``, MySQL / MariaDB
     ``insert().on_duplicate_key_update()``) of two users, one whose unique name exists, is one INSERT statement
     that updates the existing row from the proposed values and inserts the new one.
@@ -220,7 +220,7 @@ def test_upsert_updates_the_conflicting_row_and_inserts_the_new_one(engine, capt
     MySQL and MariaDB > INSERT…ON DUPLICATE KEY UPDATE (Upsert).
     """
     seed_users_with_addresses(engine)
-    build_upsert = UPSERT_FULLNAME_BY_NAME[engine.dialect.name]
+    build_upsert = UPSERT_FULLNAME_BY_CONSTRUCT[target_facts["upsert-construct"]]
     statement = build_upsert(
         [{"name": "sandy", "fullname": "Sandy Squirrel"}, {"name": "squidward", "fullname": "Squidward Tentacles"}]
     )
@@ -239,7 +239,7 @@ def test_upsert_updates_the_conflicting_row_and_inserts_the_new_one(engine, capt
 
 
 @behaviour("dml.insert-skipping-duplicates", doc="dialects/sqlite.html#insert-on-conflict-upsert")
-def test_insert_skipping_duplicates_inserts_the_rest_without_error(engine, capture):
+def test_insert_skipping_duplicates_inserts_the_rest_without_error(engine, capture, target_facts):
     """An INSERT that skips conflicting rows (PostgreSQL / SQLite ``insert().on_conflict_do_nothing()``,
     MySQL / MariaDB ``insert().prefix_with("IGNORE")``) of two users, one whose unique name exists, raises
     nothing, leaves the existing row unchanged and inserts the new one.
@@ -248,7 +248,7 @@ def test_insert_skipping_duplicates_inserts_the_rest_without_error(engine, captu
     CONFLICT (Upsert); Core > ``Insert.prefix_with()``.
     """
     seed_users_with_addresses(engine)
-    build_insert = INSERT_SKIPPING_DUPLICATE_USERS[engine.dialect.name]
+    build_insert = INSERT_SKIPPING_DUPLICATE_USERS_BY_CONSTRUCT[target_facts["insert-skipping-duplicates-construct"]]
     statement = build_insert(
         [{"name": "sandy", "fullname": "Sandy Squirrel"}, {"name": "squidward", "fullname": "Squidward Tentacles"}]
     )

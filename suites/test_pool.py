@@ -11,31 +11,22 @@ from fixtures.plugin import behaviour
 
 pytestmark = pytest.mark.usefixtures("tables")
 
-# Target data, keyed by backend (dialect) name: how to read a connection's server-side session id, end that
-# session from another connection, and see whether it is still there. SQLite has no server (see the registry).
-SERVER_SESSION_SQL = {
-    "postgresql": {
-        "id": "SELECT pg_backend_pid()",
-        "kill": "SELECT pg_terminate_backend({id})",
-        "alive": "SELECT count(*) FROM pg_stat_activity WHERE pid = {id}",
-    },
-    "mysql": {
-        "id": "SELECT CONNECTION_ID()",
-        "kill": "KILL {id}",
-        "alive": "SELECT count(*) FROM information_schema.PROCESSLIST WHERE ID = {id}",
-    },
-}
 KILL_WAIT_SECONDS = 5.0
 SOCKET_CLOSE_GRACE_SECONDS = 0.1
 
 
-def server_session_id(connection, target) -> int:
-    return int(connection.execute(text(SERVER_SESSION_SQL[target.backend]["id"])).scalar_one())
+# How to read a connection's server-side session id, end that session from another connection, and see whether it
+# is still there: the per-target fact "server-session-sql" (fixtures/target_facts.toml); SQLite has no server (see
+# the registry).
 
 
-def kill_server_session(make_engine, target, session_id: int) -> None:
+def server_session_id(connection, target_facts) -> int:
+    return int(connection.execute(text(target_facts["server-session-sql"]["id"])).scalar_one())
+
+
+def kill_server_session(make_engine, target_facts, session_id: int) -> None:
     """End a server session from a second engine, and wait until the server has really ended it."""
-    sql = SERVER_SESSION_SQL[target.backend]
+    sql = target_facts["server-session-sql"]
     killer = make_engine()
     with killer.connect() as connection:
         connection.execute(text(sql["kill"].format(id=int(session_id))))
@@ -125,7 +116,7 @@ def test_invalidate_discards_the_dbapi_connection_and_uses_a_new_one(make_engine
 
 
 @behaviour("pool.pre-ping-replaces-dropped", doc="core/pooling.html#disconnect-handling-pessimistic")
-def test_pre_ping_replaces_a_pooled_connection_the_server_dropped(make_engine, engine, target, capture):
+def test_pre_ping_replaces_a_pooled_connection_the_server_dropped(make_engine, engine, target_facts, capture):
     """With ``pool_pre_ping=True``, a pooled connection whose server session was ended while it sat in the pool
     is detected at checkout and replaced by a new one, without any error reaching the application.
 
@@ -134,12 +125,12 @@ def test_pre_ping_replaces_a_pooled_connection_the_server_dropped(make_engine, e
     pinged = make_engine(pool_pre_ping=True)
     opened = count_new_connections(pinged)
     with pinged.connect() as connection:
-        first_session = server_session_id(connection, target)
+        first_session = server_session_id(connection, target_facts)
         commit_item(connection, "kept")
-    kill_server_session(make_engine, target, first_session)
+    kill_server_session(make_engine, target_facts, first_session)
 
     with capture.observe(), pinged.connect() as connection:
-        second_session = server_session_id(connection, target)
+        second_session = server_session_id(connection, target_facts)
         seen = connection.scalars(select(item_table.c.name)).all()
 
     capture.measure("server sessions (before, after)", [first_session, second_session])
@@ -151,7 +142,7 @@ def test_pre_ping_replaces_a_pooled_connection_the_server_dropped(make_engine, e
 
 
 @behaviour("pool.checked-out-connection-killed-recovers", doc="core/pooling.html#disconnect-handling-pessimistic")
-def test_checked_out_connection_killed_raises_once_then_reconnects(make_engine, engine, target, capture):
+def test_checked_out_connection_killed_raises_once_then_reconnects(make_engine, engine, target_facts, capture):
     """Pre-ping does not cover a connection already checked out: when the server ends its session, the next
     statement raises a ``DBAPIError`` with ``connection_invalidated`` set; after ``rollback()`` the same
     ``Connection`` reconnects to a new server session and nothing committed is lost.
@@ -162,15 +153,15 @@ def test_checked_out_connection_killed_raises_once_then_reconnects(make_engine, 
     pinged = make_engine(pool_pre_ping=True)
     with pinged.connect() as connection:
         commit_item(connection, "committed")
-        first_session = server_session_id(connection, target)
-        kill_server_session(make_engine, target, first_session)
+        first_session = server_session_id(connection, target_facts)
+        kill_server_session(make_engine, target_facts, first_session)
 
         with capture.observe():
             with pytest.raises(exc.DBAPIError) as raised:
                 connection.scalars(select(item_table.c.name)).all()
             connection.rollback()
             seen = connection.scalars(select(item_table.c.name)).all()
-            second_session = server_session_id(connection, target)
+            second_session = server_session_id(connection, target_facts)
 
     capture.measure("server sessions (before, after)", [first_session, second_session])
     assert capture.measure("connection_invalidated", raised.value.connection_invalidated) is True
@@ -183,7 +174,7 @@ def test_checked_out_connection_killed_raises_once_then_reconnects(make_engine, 
 @behaviour(
     "pool.killed-connection-invalidated-without-pre-ping", doc="core/pooling.html#disconnect-handling-optimistic"
 )
-def test_killed_pooled_connection_raises_connection_invalidated_without_pre_ping(make_engine, target, capture):
+def test_killed_pooled_connection_raises_connection_invalidated_without_pre_ping(make_engine, target_facts, capture):
     """Without pre-ping, a pooled connection whose server session was ended fails on first use with a
     ``DBAPIError`` whose ``connection_invalidated`` is True and whose ``.orig`` is the driver's error; the next
     checkout gets a new, working connection.
@@ -193,14 +184,14 @@ def test_killed_pooled_connection_raises_connection_invalidated_without_pre_ping
     """
     optimistic = make_engine()
     with optimistic.connect() as connection:
-        first_session = server_session_id(connection, target)
-    kill_server_session(make_engine, target, first_session)
+        first_session = server_session_id(connection, target_facts)
+    kill_server_session(make_engine, target_facts, first_session)
 
     with capture.observe():
         with pytest.raises(exc.DBAPIError) as raised, optimistic.connect() as connection:
             connection.execute(select(1)).scalar_one()
         with optimistic.connect() as connection:
-            second_session = server_session_id(connection, target)
+            second_session = server_session_id(connection, target_facts)
 
     capture.measure("server sessions (before, after)", [first_session, second_session])
     capture.measure("driver exception class", qualified_name(raised.value.orig))
@@ -210,7 +201,7 @@ def test_killed_pooled_connection_raises_connection_invalidated_without_pre_ping
 
 
 @behaviour("pool.disconnect-invalidates-whole-pool", doc="core/pooling.html#disconnect-handling-optimistic")
-def test_a_detected_disconnect_invalidates_every_pooled_connection(make_engine, target, capture):
+def test_a_detected_disconnect_invalidates_every_pooled_connection(make_engine, target_facts, capture):
     """When a disconnect is detected on one connection, the whole pool is invalidated: the other connections
     idle in the pool at that moment are also replaced by new ones at their next checkout.
 
@@ -220,16 +211,16 @@ def test_a_detected_disconnect_invalidates_every_pooled_connection(make_engine, 
     optimistic = make_engine()
     opened = count_new_connections(optimistic)
     with optimistic.connect() as killed_first, optimistic.connect() as idle_meanwhile:
-        killed_session = server_session_id(killed_first, target)
-        old_sessions = {killed_session, server_session_id(idle_meanwhile, target)}
+        killed_session = server_session_id(killed_first, target_facts)
+        old_sessions = {killed_session, server_session_id(idle_meanwhile, target_facts)}
         killed_first.close()  # returned first: the pool (first in, first out) hands it out next
-    kill_server_session(make_engine, target, killed_session)
+    kill_server_session(make_engine, target_facts, killed_session)
 
     with capture.observe():
         with pytest.raises(exc.DBAPIError) as raised, optimistic.connect() as connection:
             connection.execute(select(1)).scalar_one()
         with optimistic.connect() as first, optimistic.connect() as second:
-            new_sessions = {server_session_id(first, target), server_session_id(second, target)}
+            new_sessions = {server_session_id(first, target_facts), server_session_id(second, target_facts)}
 
     capture.measure("server sessions (before, after)", [sorted(old_sessions), sorted(new_sessions)])
     assert raised.value.connection_invalidated is True

@@ -1,6 +1,7 @@
 """RETURNING and "insertmanyvalues": many-row INSERTs run one statement per page and return server-generated values."""
 
 import random
+import re
 
 import pytest
 from sqlalchemy import delete, insert, select
@@ -48,25 +49,31 @@ def test_insert_returning_with_a_list_runs_one_statement_per_page(make_engine, e
     doc="core/connections.html#engine-insertmanyvalues-returning-order",
     requires="2.0.10",
 )
-def test_insert_returning_sorted_by_parameter_order_matches_the_input(make_engine, engine, capture):
+def test_insert_returning_sorted_by_parameter_order_matches_the_input(make_engine, engine, capture, target_facts):
     """``insert(table).returning(..., sort_by_parameter_order=True)`` executed with a list of parameter sets
-    returns one row per parameter set, in the order the parameter sets were given, across pages.
+    returns one row per parameter set, in the order the parameter sets were given, across pages: for a table
+    with a server-generated integer primary key, through the ordered form the target documents (PostgreSQL:
+    batches INSERTed ``ORDER BY sen_counter``; MariaDB: batches returning the key as a sort sentinel; SQLite:
+    non-batched mode, one INSERT per parameter set; see fixtures/target_facts.toml).
 
     Docs: Engines and Connections > "Insert Many Values" Behavior for INSERT statements > Correlating RETURNING
     rows to parameter sets.
     """
-    paged = make_engine(insertmanyvalues_page_size=10)
-    names = [f"item-{n:02d}" for n in range(25)]
+    ordered_form = target_facts["ordered-returning-form"]
+    paged = make_engine(insertmanyvalues_page_size=4)
+    names = [f"item-{n:02d}" for n in range(10)]
     random.Random(20).shuffle(names)
     statement = insert(item_table).returning(item_table.c.id, item_table.c.name, sort_by_parameter_order=True)
 
     with capture.observe(), paged.begin() as connection:
         returned = [tuple(row) for row in connection.execute(statement, [{"name": name} for name in names])]
 
-    capture.measure("insertmanyvalues statements", capture.insertmanyvalues_batches)
-    assert capture.round_trips > 0
+    inserts = capture.measure("INSERT statements", [sql for sql in capture.sql() if sql.upper().startswith("INSERT")])
+    not_ordered = [sql for sql in inserts if not re.search(ordered_form["pattern"], sql)]
     assert capture.measure("returned names", [name for _, name in returned]) == names
     assert {name: id_ for id_, name in returned} == item_ids_by_name(engine)
+    assert len(inserts) == ordered_form["statements"], "not the target's ordered RETURNING form (statement count)"
+    assert not_ordered == [], "not the target's ordered RETURNING form (statement text)"
 
 
 @behaviour("imv.orm-flush-batched-returning", doc="core/connections.html#engine-insertmanyvalues", requires="2.0")

@@ -31,6 +31,10 @@ def set_fullname_elsewhere(engine, user_id: int, fullname: str) -> None:
         connection.execute(update(user_table).where(user_table.c.id == user_id).values(fullname=fullname))
 
 
+def with_returning(statements: list[str]) -> list[str]:
+    return [sql for sql in statements if "RETURNING" in sql.upper()]
+
+
 def returning_or_select_first(statements: list[str], verb: str) -> str:
     """How the "fetch" strategy found the affected rows: ``RETURNING`` on the statement itself, or a
     ``SELECT`` before it; anything else is reported as the verbs seen."""
@@ -40,13 +44,6 @@ def returning_or_select_first(statements: list[str], verb: str) -> str:
     if seen == ["SELECT", verb] and "RETURNING" not in statements[1].upper():
         return "SELECT before"
     return f"unexpected: {seen}"
-
-
-def dialect_returns_rows_from(engine, verb: str) -> bool:
-    """Whether the dialect declares RETURNING for UPDATE or DELETE (``full_returning`` on SQLAlchemy 1.4)."""
-    dialect = engine.dialect
-    declared = getattr(dialect, f"{verb.lower()}_returning", None)
-    return bool(dialect.full_returning if declared is None else declared)
 
 
 @behaviour("session.identity-map-one-object-per-row", doc="orm/session_basics.html#get-by-primary-key")
@@ -305,8 +302,8 @@ def test_refresh_selects_the_row_and_discards_unflushed_changes(engine, capture)
 @behaviour("session.orm-update-evaluate", doc="orm/queryguide/dml.html#orm-queryguide-update-delete-sync")
 def test_orm_update_evaluate_syncs_objects_in_python_without_select(engine, capture):
     """An ORM-enabled ``update()`` with ``synchronize_session="evaluate"`` evaluates its WHERE criteria in
-    Python against the objects in the Session: only the UPDATE is emitted, and matching objects carry the
-    new value without a refresh.
+    Python against the objects in the Session: only the UPDATE is emitted (no SELECT, no RETURNING), and
+    matching objects carry the new value without a refresh.
 
     Docs: ORM Querying Guide > ORM-Enabled INSERT, UPDATE, and DELETE > Selecting a Synchronization Strategy.
     """
@@ -319,7 +316,8 @@ def test_orm_update_evaluate_syncs_objects_in_python_without_select(engine, capt
             in_session = capture.measure("in-session values", [sandy.fullname, patrick.fullname])
         session.commit()
 
-    assert capture.measure("statement verbs", capture.verbs()) == ["UPDATE"]
+    assert capture.measure("statement verbs", capture.verbs()) == ["UPDATE"], "evaluate emits no SELECT"
+    assert capture.measure("statements with RETURNING", with_returning(capture.sql())) == [], "evaluate: no RETURNING"
     assert in_session == ["Sandy Squirrel", "Patrick Star"]
     assert capture.measure("rows after commit", stored_users(engine)) == [
         ("patrick", "Patrick Star"),
@@ -328,7 +326,7 @@ def test_orm_update_evaluate_syncs_objects_in_python_without_select(engine, capt
 
 
 @behaviour("session.orm-update-fetch", doc="orm/queryguide/dml.html#orm-queryguide-update-delete-sync")
-def test_orm_update_fetch_finds_rows_by_returning_or_select(engine, capture):
+def test_orm_update_fetch_finds_rows_by_returning_or_select(engine, capture, target_facts):
     """An ORM-enabled ``update()`` with ``synchronize_session="fetch"`` learns the matched primary keys from
     UPDATE..RETURNING where the dialect supports it, else from a SELECT before the UPDATE, and the matching
     objects in the Session carry the new value.
@@ -345,8 +343,7 @@ def test_orm_update_fetch_finds_rows_by_returning_or_select(engine, capture):
         session.commit()
 
     strategy = capture.measure("matched rows found by", returning_or_select_first(capture.sql(), "UPDATE"))
-    dialect_returning = capture.measure("dialect has UPDATE..RETURNING", dialect_returns_rows_from(engine, "UPDATE"))
-    assert strategy == ("RETURNING" if dialect_returning else "SELECT before")
+    assert strategy == target_facts["orm-fetch-update-finds-rows-by"]
     assert in_session == ["Sandy Squirrel", "Patrick Star"]
     assert capture.measure("rows after commit", stored_users(engine)) == [
         ("patrick", "Patrick Star"),
@@ -355,7 +352,7 @@ def test_orm_update_fetch_finds_rows_by_returning_or_select(engine, capture):
 
 
 @behaviour("session.orm-delete-fetch", doc="orm/queryguide/dml.html#orm-queryguide-update-delete-sync")
-def test_orm_delete_fetch_marks_matched_objects_deleted(engine, capture):
+def test_orm_delete_fetch_marks_matched_objects_deleted(engine, capture, target_facts):
     """An ORM-enabled ``delete()`` with ``synchronize_session="fetch"`` learns the matched primary keys from
     DELETE..RETURNING where the dialect supports it, else from a SELECT before the DELETE, and moves the
     matching objects out of the Session into the deleted state.
@@ -374,8 +371,7 @@ def test_orm_delete_fetch_marks_matched_objects_deleted(engine, capture):
         session.commit()
 
     strategy = capture.measure("matched rows found by", returning_or_select_first(capture.sql(), "DELETE"))
-    dialect_returning = capture.measure("dialect has DELETE..RETURNING", dialect_returns_rows_from(engine, "DELETE"))
-    assert strategy == ("RETURNING" if dialect_returning else "SELECT before")
+    assert strategy == target_facts["orm-fetch-delete-finds-rows-by"]
     assert patrick_in_session is False
     assert patrick_deleted is True
     assert sandy_in_session is True
@@ -387,10 +383,11 @@ def test_orm_delete_fetch_marks_matched_objects_deleted(engine, capture):
     doc="orm/queryguide/dml.html#orm-queryguide-update-delete-sync",
     requires="2.0",
 )
-def test_orm_update_auto_evaluates_when_it_can_and_fetches_otherwise(engine, capture):
+def test_orm_update_auto_evaluates_when_it_can_and_fetches_otherwise(engine, capture, target_facts):
     """With the default ``synchronize_session="auto"``, an ORM-enabled ``update()`` whose WHERE criteria can
-    be evaluated in Python emits only the UPDATE; criteria it cannot evaluate (a SQL function) make it fall
-    back to "fetch" (RETURNING or a SELECT first); either way the objects in the Session are synchronised.
+    be evaluated in Python emits only the UPDATE (no SELECT, no RETURNING); criteria it cannot evaluate (a SQL
+    function) make it fall back to "fetch" (RETURNING where the target has UPDATE..RETURNING, else a SELECT
+    first); either way the objects in the Session are synchronised.
 
     Docs: ORM Querying Guide > ORM-Enabled INSERT, UPDATE, and DELETE > Selecting a Synchronization Strategy.
     """
@@ -402,6 +399,7 @@ def test_orm_update_auto_evaluates_when_it_can_and_fetches_otherwise(engine, cap
         with capture.observe():
             session.execute(evaluable)
         evaluable_verbs = capture.measure("statements for evaluable criteria", capture.verbs())
+        evaluable_returning = capture.measure("evaluable: statements with RETURNING", with_returning(capture.sql()))
         capture.statements.clear()
         with capture.observe():
             session.execute(not_evaluable)
@@ -409,8 +407,9 @@ def test_orm_update_auto_evaluates_when_it_can_and_fetches_otherwise(engine, cap
         in_session = capture.measure("in-session values", [sandy.fullname, patrick.fullname])
         session.commit()
 
-    assert evaluable_verbs == ["UPDATE"]
-    assert strategy in ("RETURNING", "SELECT before")
+    assert evaluable_verbs == ["UPDATE"], "evaluable criteria: no SELECT"
+    assert evaluable_returning == [], "evaluable criteria: no RETURNING"
+    assert strategy == target_facts["orm-fetch-update-finds-rows-by"]
     assert in_session == ["Sandy Squirrel", "Patrick Starfish"]
     assert capture.measure("rows after commit", stored_users(engine)) == [
         ("patrick", "Patrick Starfish"),

@@ -13,15 +13,6 @@ from fixtures.plugin import behaviour
 
 ISOLATION_DOC = "core/connections.html#setting-transaction-isolation-levels-including-dbapi-autocommit"
 
-# What each database's own documentation names as its default isolation level (a server's configuration may
-# change it; the suite's servers run with their defaults).
-DOCUMENTED_DEFAULT_ISOLATION_LEVEL = {
-    "PostgreSQL": "READ COMMITTED",  # https://www.postgresql.org/docs/current/transaction-iso.html
-    "MySQL": "REPEATABLE READ",  # https://dev.mysql.com/doc/refman/8.4/en/innodb-transaction-isolation-levels.html
-    "MariaDB": "REPEATABLE READ",  # https://mariadb.com/kb/en/set-transaction/#isolation-levels
-    "SQLite": "SERIALIZABLE",  # https://www.sqlite.org/isolation.html
-}
-
 # For a connection at its default level, a different level its backend offers on every driver
 # (SQLite offers only SERIALIZABLE and READ UNCOMMITTED; asyncpg offers no READ UNCOMMITTED).
 ANOTHER_ISOLATION_LEVEL = {
@@ -347,17 +338,18 @@ def test_connection_isolation_level_is_reset_when_returned_to_the_pool(make_engi
 @behaviour(
     "txn.default-isolation-level", doc="core/connections.html#sqlalchemy.engine.Connection.default_isolation_level"
 )
-def test_default_isolation_level_is_the_documented_one(engine, target, capture):
+def test_default_isolation_level_is_the_documented_one(engine, capture, target_facts):
     """``Connection.default_isolation_level`` is the isolation level the database documents as its default:
     READ COMMITTED on PostgreSQL, REPEATABLE READ on MySQL and MariaDB, SERIALIZABLE on SQLite.
 
-    Docs: Engines and Connections > ``Connection.default_isolation_level``; each database's own documentation.
+    Docs: Engines and Connections > ``Connection.default_isolation_level``; each database's own documentation
+    (fixtures/target_facts.toml: default-isolation-level).
     """
     with capture.observe(), engine.connect() as connection:
         default_level = connection.default_isolation_level
         current_level = connection.get_isolation_level()
 
-    documented = capture.measure("documented default", DOCUMENTED_DEFAULT_ISOLATION_LEVEL[target.flavour])
+    documented = target_facts["default-isolation-level"]
     assert capture.measure("default_isolation_level", default_level) == documented
     assert capture.measure("get_isolation_level() of a fresh connection", current_level) == documented
 
