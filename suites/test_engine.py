@@ -87,7 +87,7 @@ def test_text_named_parameters_are_sent_in_the_dialect_paramstyle(engine, captur
     assert capture.measure("names selected", names) == ["pear", "plum"]
 
 
-@behaviour("engine.text-bindparams", doc="tutorial/dbapi_transactions.html#executing-with-an-orm-session")
+@behaviour("engine.text-bindparams", doc="core/sqlelement.html#sqlalchemy.sql.expression.TextClause.bindparams")
 def test_text_bindparams_bundles_the_values_with_the_statement(engine, capture):
     """``text(...).bindparams(y=6)`` bundles the parameter value into the statement: executing it with no
     parameters sends the value as a bound parameter (a placeholder, not a literal) and selects the right rows.
@@ -307,7 +307,9 @@ def test_inserted_primary_key_is_the_new_rows_key(engine, capture):
     assert keys["spongebob"] != keys["sandy"]
 
 
-@behaviour("engine.text-update-delete-rowcount", doc="tutorial/data_update.html#getting-affected-row-count")
+@behaviour(
+    "engine.text-update-delete-rowcount", doc="tutorial/data_update.html#getting-affected-row-count-from-update-delete"
+)
 def test_text_update_and_delete_rowcount_counts_matched_rows(engine, capture):
     """``CursorResult.rowcount`` of a textual ``UPDATE`` is the number of rows its WHERE clause matched,
     including rows it left unchanged, and of a textual ``DELETE`` the number of rows deleted.

@@ -62,7 +62,7 @@ def test_core_insert_with_a_list_of_parameters_is_not_one_execute_per_row(engine
     assert capture.measure("rows after the block", item_rows(engine)) == [(r["name"], r["quantity"]) for r in rows]
 
 
-@behaviour("executemany.update-rowcount", doc="tutorial/data_update.html#getting-affected-row-count")
+@behaviour("executemany.update-rowcount", doc="tutorial/data_update.html#getting-affected-row-count-from-update-delete")
 def test_update_executemany_rowcount_is_the_total_of_matched_rows(engine, capture):
     """``CursorResult.rowcount`` of an ``update().where(... == bindparam(...))`` executed with a list of
     parameter sets, sent as one ``cursor.executemany()``, is the total number of rows matched by all sets.
@@ -107,7 +107,8 @@ def test_update_executemany_rowcount_is_the_total_of_matched_rows(engine, captur
 
 
 @behaviour(
-    "executemany.update-rowcount-counts-matched-rows", doc="tutorial/data_update.html#getting-affected-row-count"
+    "executemany.update-rowcount-counts-matched-rows",
+    doc="tutorial/data_update.html#getting-affected-row-count-from-update-delete",
 )
 def test_update_rowcount_counts_matched_rows_not_changed_rows(engine, capture):
     """``CursorResult.rowcount`` of a single UPDATE is the number of rows its WHERE clause matched, including
@@ -140,7 +141,7 @@ def test_update_rowcount_counts_matched_rows_not_changed_rows(engine, capture):
     assert capture.measure("rowcount (3 matched, 1 changed)", rowcount) == 3
 
 
-@behaviour("executemany.delete-rowcount", doc="tutorial/data_update.html#getting-affected-row-count")
+@behaviour("executemany.delete-rowcount", doc="tutorial/data_update.html#getting-affected-row-count-from-update-delete")
 def test_delete_rowcount_is_the_number_of_rows_deleted(engine, capture):
     """``CursorResult.rowcount`` of a single DELETE statement is the number of rows its WHERE clause matched.
 

@@ -97,12 +97,12 @@ def test_session_refuses_work_after_failed_flush_until_rollback(engine, capture)
     assert capture.measure("names stored", stored_names(engine)) == ["sandy"]
 
 
-@behaviour("integrity.failed-object-transient-after-rollback", doc="orm/session_transaction.html")
+@behaviour("integrity.failed-object-transient-after-rollback", doc="orm/session_basics.html#rolling-back")
 def test_object_that_failed_to_insert_is_transient_after_rollback(engine, capture):
     """After a failed flush and ``Session.rollback()``, the object whose INSERT failed is expunged: it is
     transient again, no longer in the Session, and absent from the database.
 
-    Docs: ORM > Transactions and Connection Management; ORM > Session Basics > Rolling Back.
+    Docs: ORM > Session Basics > Rolling Back (objects pending since the transaction began are expunged).
     """
     add_sandy(engine)
     duplicate = User(name="sandy", fullname="Sandy Squirrel")

@@ -76,7 +76,7 @@ def test_commit_as_you_go_commits_each_unit_and_begins_again(engine, capture):
 
 
 @pytest.mark.usefixtures("tables")
-@behaviour("txn.begin-once-commits", doc="tutorial/dbapi_transactions.html#begin-once")
+@behaviour("txn.begin-once-commits", doc="tutorial/dbapi_transactions.html#committing-changes")
 def test_begin_once_commits_at_block_end(engine, capture):
     """``engine.begin()`` opens a transaction that is committed when the block ends normally.
 
@@ -92,7 +92,7 @@ def test_begin_once_commits_at_block_end(engine, capture):
 
 
 @pytest.mark.usefixtures("tables")
-@behaviour("txn.begin-once-rolls-back-on-error", doc="tutorial/dbapi_transactions.html#begin-once")
+@behaviour("txn.begin-once-rolls-back-on-error", doc="tutorial/dbapi_transactions.html#committing-changes")
 def test_begin_once_rolls_back_when_block_raises(engine, capture):
     """When the ``engine.begin()`` block raises, the transaction is rolled back and the exception propagates.
 
