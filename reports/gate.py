@@ -60,7 +60,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import difflib
 import fnmatch
+import json
 import re
 import tomllib
 from collections.abc import Iterable
@@ -76,7 +78,7 @@ from reports.html import report_environment
 from reports.merge import Matrix, expand_paths, load_matrix
 from reports.schema import ResultsError
 
-KINDS = ("regression", "missing", "drift", "slowdown", "improvement", "new", "inconclusive")
+KINDS = ("regression", "missing", "drift", "slowdown", "improvement", "new", "inconclusive", "cosmetic")
 BLOCKING_KINDS = ("regression", "missing", "drift", "slowdown")
 DEFAULT_THRESHOLD_PERCENT = 10.0
 MIN_ROUNDS = 5
@@ -264,6 +266,8 @@ class Change:
     statement_index: int | None = None  # 1-based position of the first differing statement
     statement_before: str | None = None
     statement_after: str | None = None
+    cosmetic: list[str] = field(default_factory=list)  # listed, never blocking: labels, quoting, own queries
+    allow_entry: str | None = None  # the allow-list entry that would accept this change, to paste after review
     allowed_by: Allowance | None = None
     expired: list[Allowance] = field(default_factory=list)
 
@@ -412,16 +416,26 @@ def yes_no(value: Any) -> str:
 
 
 def evidence_changes(before: dict[str, Any], after: dict[str, Any], change: Change) -> None:
-    """Add one detail line per evidence field that differs; fields either side lacks are not compared."""
+    """Add one detail line per evidence field that differs; fields either side lacks are not compared.
+
+    Counts (statements, round trips) leave SQLAlchemy's own queries out: how many catalog queries a
+    reflection takes is implementation; what it reflected is among the observed values.
+    """
     statements = [side.get("statements") for side in (before, after)]
     compare_statements = all(isinstance(listed, list) for listed in statements)
+    own_queries = (0, 0)
     if compare_statements:
         statements = [[str(statement) for statement in listed] for listed in statements]
-        counted = count_statements(statements[0]), count_statements(statements[1])
+        own_queries = tuple(sum(map(is_implementation_query, listed)) for listed in statements)
+        counted = [count_statements(listed) - own for listed, own in zip(statements, own_queries, strict=True)]
         if counted[0] != counted[1]:
             change.details.append(f"statements {counted[0]} -> {counted[1]}")
+    round_trips = [side.get("round_trips") for side in (before, after)]
+    if all(isinstance(count, int) for count in round_trips):
+        round_trips = [count - own for count, own in zip(round_trips, own_queries, strict=True)]
+        if round_trips[0] != round_trips[1]:
+            change.details.append(f"round trips {round_trips[0]} -> {round_trips[1]}")
     for name, label, show in (
-        ("round_trips", "round trips", str),
         ("insertmanyvalues_batches", "insertmanyvalues batches", str),
         ("executemany", "executemany", yes_no),
     ):
@@ -436,6 +450,68 @@ def evidence_changes(before: dict[str, Any], after: dict[str, Any], change: Chan
         change.details.append(f"exception {describe_exception(exceptions[0])} -> {describe_exception(exceptions[1])}")
     if compare_statements:
         compare_statement_shapes(statements[0], statements[1], change)
+
+
+# --- statements: structural, cosmetic, implementation ------------------------------------------------
+
+# SQLAlchemy's own queries: reflection / inspection catalog queries and the version, schema and
+# isolation-level probes. Their text is implementation (listed, never blocking); what they return is
+# compared through the values the behaviour observed (the reflected schema, the level read back).
+_IMPLEMENTATION_QUERY = re.compile(
+    r"""
+    \b(pg_catalog|information_schema)\.                     # PostgreSQL / MySQL catalogs
+    | \bFROM\s+pg_\w+                                       # pg_class, pg_namespace, ... unqualified
+    | ^PRAGMA\s+(\w+\.)?(table_x?info|index_list|index_x?info|foreign_key_list|database_list
+                          |read_uncommitted)\b               # SQLite reflection, isolation-level probe
+    | \bFROM\s+(\w+\.)?sqlite_(temp_)?(master|schema)\b    # SQLite schema table
+    | ^SHOW\s                                                # MySQL SHOW ..., PostgreSQL SHOW ...
+    | ^DESCRIBE\s
+    | ^SELECT\s+@@                                           # MySQL variables (version, isolation, sql_mode)
+    | ^SELECT\s+(pg_catalog\.)?(version|current_schema|current_database|DATABASE)\(\)
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_CAPTURE_PREFIX = re.compile(r"^\[(insertmanyvalues batch|executemany, \d+ parameter sets)\] ")
+_SHAPE_TOKEN = re.compile(r"'\?'|\"[^\"]*\"|`[^`]*`|\[[^\]\s]*\]|[\w$.*×]+|::|\S")
+_CAST_FUNCTIONS = {"CAST", "TRY_CAST", "CONVERT"}
+_NOT_AN_ALIAS = {"SELECT", "WITH", "VALUES", "(", "NOT", "MATERIALIZED", "IDENTITY", "ON", "ROW", "RANGE"}
+
+
+def is_implementation_query(statement: str) -> bool:
+    """A query SQLAlchemy issues for its own purposes (catalog, version, isolation level), not the behaviour's SQL."""
+    text = str(statement)
+    return bool(_IMPLEMENTATION_QUERY.search(_CAPTURE_PREFIX.sub("", text).strip()))
+
+
+def structural_shape(statement: str) -> str:
+    """The shape with its cosmetics taken out: identifier quoting, select-list labels and aliases, spacing.
+
+    ``AS name`` is dropped everywhere except inside ``CAST(... AS type)``, where it changes the meaning.
+    """
+    tokens = _SHAPE_TOKEN.findall(normalise_statement(statement))
+    kept: list[str] = []
+    casts: list[bool] = []  # per open parenthesis: whether it belongs to a CAST
+    skip_next = False
+    for number, token in enumerate(tokens):
+        if skip_next:
+            skip_next = False
+            continue
+        if token == "(":
+            casts.append(bool(kept) and kept[-1].upper() in _CAST_FUNCTIONS)
+        elif token == ")" and casts:
+            casts.pop()
+        following = tokens[number + 1] if number + 1 < len(tokens) else ""
+        if token.upper() == "AS" and not (casts and casts[-1]) and following and following.upper() not in _NOT_AN_ALIAS:
+            skip_next = True
+            continue
+        kept.append(_unquote(token))
+    return " ".join(kept)
+
+
+def _unquote(token: str) -> str:
+    if len(token) > 1 and token[0] + token[-1] in ('""', "``", "[]") and token != "[]":
+        return token[1:-1]
+    return token
 
 
 def order_free_group(shape: str) -> str:
@@ -456,23 +532,185 @@ def shapes_in_comparable_order(statements: list[str]) -> list[tuple[str, str]]:
     return ordered + sorted(run)
 
 
-def compare_statement_shapes(before: list[str], after: list[str], change: Change) -> None:
-    pairs_before, pairs_after = shapes_in_comparable_order(before), shapes_in_comparable_order(after)
-    if [shape for shape, _ in pairs_before] == [shape for shape, _ in pairs_after]:
-        return
-    index = next(
-        (n for n, (one, other) in enumerate(zip(pairs_before, pairs_after, strict=False)) if one[0] != other[0]),
-        min(len(pairs_before), len(pairs_after)),
+def first_difference(before: list[str], after: list[str]) -> int | None:
+    """The index of the first statement whose shape differs, or None when both lists have the same shapes."""
+    if before == after:
+        return None
+    return next(
+        (number for number, (one, other) in enumerate(zip(before, after, strict=False)) if one != other),
+        min(len(before), len(after)),
     )
-    change.statement_index = index + 1
-    change.statement_before = pairs_before[index][1] if index < len(pairs_before) else None
-    change.statement_after = pairs_after[index][1] if index < len(pairs_after) else None
-    change.details.append(f"statement shape changed from statement {index + 1} on")
+
+
+def compare_statement_shapes(before: list[str], after: list[str], change: Change) -> None:
+    """Structural differences of the behaviour's own statements block; cosmetic ones and changes to
+    SQLAlchemy's own queries are listed (``change.cosmetic``)."""
+    own_before = [statement for statement in before if is_implementation_query(statement)]
+    own_after = [statement for statement in after if is_implementation_query(statement)]
+    mine_before = [statement for statement in before if not is_implementation_query(statement)]
+    mine_after = [statement for statement in after if not is_implementation_query(statement)]
+    pairs_before, pairs_after = shapes_in_comparable_order(mine_before), shapes_in_comparable_order(mine_after)
+    structural = first_difference(
+        [structural_shape(statement) for _, statement in pairs_before],
+        [structural_shape(statement) for _, statement in pairs_after],
+    )
+    if structural is not None:
+        change.statement_index = structural + 1
+        change.statement_before = pairs_before[structural][1] if structural < len(pairs_before) else None
+        change.statement_after = pairs_after[structural][1] if structural < len(pairs_after) else None
+        change.details.append(f"statement shape changed from statement {structural + 1} on")
+    else:
+        cosmetic = [
+            (one[1], other[1]) for one, other in zip(pairs_before, pairs_after, strict=True) if one[0] != other[0]
+        ]
+        if cosmetic:
+            change.cosmetic.append(
+                f"{len(cosmetic)} statement{'s' if len(cosmetic) != 1 else ''} changed only in labels, aliases, "
+                f"quoting or spacing, e.g. {word_diff_text(*cosmetic[0])}"
+            )
+    if sorted(map(normalise_statement, own_before)) != sorted(map(normalise_statement, own_after)):
+        change.cosmetic.append(
+            f"SQLAlchemy's own catalog / probe queries changed ({len(own_before)} -> {len(own_after)} statements); "
+            "their text is implementation, what they returned is compared as observed values"
+        )
+
+
+# --- word-level diff ---------------------------------------------------------------------------------
+
+_DIFF_TOKEN = re.compile(r"\s+|[(),]|[^\s(),]+")
+DIFF_CONTEXT_TOKENS = 24  # unchanged stretches longer than twice this are shortened in the middle
+
+
+def word_diff(before: str | None, after: str | None) -> list[tuple[str, str]]:
+    """(operation, text) runs: ``=`` unchanged, ``-`` only before, ``+`` only after; words, not characters."""
+    old, new = _DIFF_TOKEN.findall(before or ""), _DIFF_TOKEN.findall(after or "")
+    runs: list[tuple[str, str]] = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for operation, old_start, old_end, new_start, new_end in matcher.get_opcodes():
+        if operation == "equal":
+            runs.append(("=", _shorten_unchanged(old[old_start:old_end])))
+            continue
+        if old_end > old_start:
+            runs.append(("-", "".join(old[old_start:old_end])))
+        if new_end > new_start:
+            runs.append(("+", "".join(new[new_start:new_end])))
+    return runs
+
+
+def _shorten_unchanged(tokens: list[str]) -> str:
+    if len(tokens) <= 2 * DIFF_CONTEXT_TOKENS + 1:
+        return "".join(tokens)
+    return "".join(tokens[:DIFF_CONTEXT_TOKENS]) + " … " + "".join(tokens[-DIFF_CONTEXT_TOKENS:])
+
+
+def word_diff_text(before: str | None, after: str | None) -> str:
+    """The word diff on one line, ``[-removed-]{+added+}`` as ``git diff --word-diff`` writes it."""
+    marks = {"=": "{}", "-": "[-{}-]", "+": "{{+{}+}}"}
+    return "".join(marks[operation].format(text) for operation, text in word_diff(before, after))
+
+
+# --- observed values ---------------------------------------------------------------------------------
+
+# Evidence keys that are not observed values: compared above, or (errors_seen) the database errors
+# SQLAlchemy met and handled itself (a has_table probe), which are implementation.
+NOT_OBSERVED = ("round_trips", "executemany", "insertmanyvalues_batches", "statements", "exception", "errors_seen")
+_MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_SQL_TEXT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|WITH|PRAGMA)\s", re.IGNORECASE)
+VALUE_TEXT_LIMIT = 600
+
+
+# Values that differ between two runs of the same versions: the server's session / process ids a
+# pool behaviour records to show that a connection was replaced. They are not compared.
+VARIES_PER_RUN = re.compile(
+    r"\b(server sessions?|session ids?|backend pids?|pids?|process ids?|connection ids?)\b", re.I
+)
+
+
+def observed_values(evidence: dict[str, Any]) -> dict[str, Any]:
+    """Every observed value of a cell by a readable path: ``values`` (what the test measured), ``checks`` /
+    ``observed`` (the checks it ran), and any other evidence key that is not one of ``NOT_OBSERVED``."""
+    found: dict[str, Any] = {}
+    for key, value in evidence.items():
+        if key not in NOT_OBSERVED:
+            _flatten([] if key == "values" else [key], value, found)
+    return {path: value for path, value in found.items() if not VARIES_PER_RUN.search(path)}
+
+
+def _flatten(path: list[str], value: Any, found: dict[str, Any]) -> None:
+    if isinstance(value, dict):  # an empty one records nothing
+        for key, item in value.items():
+            _flatten([*path, str(key)], item, found)
+    elif isinstance(value, list) and value and all(isinstance(item, dict) and "name" in item for item in value):
+        for item in value:  # a list of named checks: {"name": ..., "expected": ..., "got": ...}
+            rest = {key: field for key, field in item.items() if key != "name"}
+            _flatten([*path, str(item["name"])], rest, found)
+    else:
+        found[" / ".join(path) or "value"] = value
+
+
+def comparable_value(value: Any) -> str:
+    """A value as compared: JSON text, memory addresses of object reprs and the run's scratch database out."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=repr)
+    text = _MEMORY_ADDRESS.sub(" at 0x…", text)
+    return _SCRATCH_DATABASE.sub(f"{SCRATCH_PREFIX}*", text)
+
+
+def sql_texts(value: Any) -> list[str] | None:
+    """The statements a value holds (a statement, or a list of them), or None when it is not SQL."""
+    texts = value if isinstance(value, list) else [value]
+    if texts and all(isinstance(text, str) and _SQL_TEXT.match(text) for text in texts):
+        return texts
+    return None
+
+
+def same_structure(one: Any, other: Any) -> bool:
+    """Whether two recorded values are statements that differ only in their cosmetics."""
+    statements = sql_texts(one), sql_texts(other)
+    if statements[0] is None or statements[1] is None:
+        return False
+    return [structural_shape(text) for text in statements[0]] == [structural_shape(text) for text in statements[1]]
+
+
+def texts(*values: Any) -> list[str]:
+    return [" ; ".join(value) if isinstance(value, list) else str(value) for value in values]
+
+
+def compare_observed_values(before: dict[str, Any], after: dict[str, Any], change: Change) -> None:
+    """A changed observed value is drift, shown before -> after; a recorded statement that changed only
+    cosmetically is listed as cosmetic."""
+    values_before, values_after = observed_values(before), observed_values(after)
+    for path in sorted(set(values_before) | set(values_after), key=str.casefold):
+        one, other = values_before.get(path, ABSENT), values_after.get(path, ABSENT)
+        if comparable_value(one) == comparable_value(other):
+            continue
+        if same_structure(one, other):
+            change.cosmetic.append(
+                f"value {path}: statements differ only cosmetically: {word_diff_text(*texts(one, other))}"
+            )
+            continue
+        change.details.append(f"value {path}: {show_value(one)} -> {show_value(other)}")
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "(not recorded)"
+
+
+ABSENT: Any = _Absent()
+
+
+def show_value(value: Any) -> str:
+    if value is ABSENT:
+        return "(not recorded)"
+    return one_line(json.dumps(value, ensure_ascii=False, default=repr), VALUE_TEXT_LIMIT)
 
 
 def summarise(leading: list[str], change: Change) -> str:
     """One line: ``leading``, the evidence changes, and where the statement shape first differs."""
-    parts = [*leading, *(detail for detail in change.details if not detail.startswith("statement shape"))]
+    values = [detail for detail in change.details if detail.startswith("value ")]
+    parts = [*leading, *(detail for detail in change.details if not detail.startswith(("statement shape", "value ")))]
+    if values:
+        parts.append(f"{len(values)} observed value{'s' if len(values) != 1 else ''} changed")
     if change.statement_index is not None:
         parts.append(f"statement shape changed at statement {change.statement_index}")
     return "; ".join(parts)
@@ -483,8 +721,15 @@ def compare_cell(before: dict[str, Any], after: dict[str, Any], subject: str, wh
     change = Change(outcome_kind or "drift", subject, after["target"], where, "")
     if not (before["outcome"] == "error" and after["outcome"] == "error"):
         evidence_changes(before.get("evidence") or {}, after.get("evidence") or {}, change)
+        compare_observed_values(before.get("evidence") or {}, after.get("evidence") or {}, change)
     if outcome_kind is None and not change.details:
-        return None
+        if not change.cosmetic:
+            return None
+        change.kind = "cosmetic"
+        change.summary = f"{after['outcome']} on both sides; cosmetic only: " + "; ".join(
+            one_line(note, 160) for note in change.cosmetic
+        )
+        return change
     outcome = f"{before['outcome']} -> {after['outcome']}" if outcome_kind else f"{after['outcome']} on both sides"
     change.summary = summarise([outcome], change)
     # why the worse side is worse: the candidate's reason for a regression, the baseline's for an improvement
@@ -632,6 +877,10 @@ def compare(baseline: Side, candidate: Side, threshold_percent: float = DEFAULT_
         {keys.describe(cell["target"]) for side in (baseline, candidate) for cell in side.matrix.cells.values()}
     )
     comparison.changes.sort(key=lambda change: (KINDS.index(change.kind), change.subject, change.where))
+    sqlalchemy_changed = any(name.casefold() == "sqlalchemy" for name, _, _ in comparison.version_changes())
+    for change in comparison.changes:
+        if change.kind in BLOCKING_KINDS:
+            change.allow_entry = allowlist_entry(change, sqlalchemy_changed)
     return comparison
 
 
@@ -676,6 +925,38 @@ def compare_benchmarks(baseline: Side, candidate: Side, keys: Keys, comparison: 
 # --- the allow-list ----------------------------------------------------------------------------------
 
 
+ALLOW_EXPIRY_DAYS = 90
+REASON_PLACEHOLDER = "FILL IN"
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def allowlist_entry(change: Change, sqlalchemy_changed: bool, today: datetime.date | None = None) -> str:
+    """The ``[[allow]]`` entry that accepts exactly this change on this target, from the candidate's SQLAlchemy on."""
+    selector: dict[str, Any] = {name: change.target[name] for name in ("backend", "driver") if name in change.target}
+    if change.target.get("async"):
+        selector["async"] = True
+    selector["flavour"] = flavour_of(change.target)
+    if sqlalchemy_changed and change.target.get("sqlalchemy"):
+        selector["sqlalchemy"] = f">={change.target['sqlalchemy']}"
+    expires = (today or datetime.date.today()) + datetime.timedelta(days=ALLOW_EXPIRY_DAYS)
+    target = ", ".join(f"{name} = {toml_value(value)}" for name, value in selector.items())
+    return "\n".join(
+        [
+            "[[allow]]",
+            f"behaviour = {toml_value(change.subject)}",
+            f"target = {{ {target} }}",
+            f"change = {toml_value(change.kind)}",
+            f'reason = "{REASON_PLACEHOLDER}: why this is accepted (link the changelog entry)"',
+            f"expires = {expires.isoformat()}",
+        ]
+    )
+
+
 def load_allowlist(path: Path) -> list[Allowance]:
     """Read an allow-list, or raise ResultsError with a one-line reason naming the entry."""
     try:
@@ -706,6 +987,8 @@ def parse_allowance(entry: Any, number: int, where: str) -> Allowance:
     for name in ("behaviour", "reason"):
         if not isinstance(entry.get(name), str) or not entry[name].strip():
             raise ResultsError(f"{where}: {name} is required (a non-empty string)")
+    if entry["reason"].strip().startswith(REASON_PLACEHOLDER):
+        raise ResultsError(f"{where}: reason still says {REASON_PLACEHOLDER!r}: write why the change is accepted")
     target = entry.get("target", {})
     if not isinstance(target, dict):
         raise ResultsError(f'{where}: target must be a table, e.g. {{ backend = "sqlite" }}')
@@ -781,11 +1064,17 @@ def render_text(comparison: Comparison) -> str:
     for change in comparison.changes:
         lines.append(f"{change.status.upper():9} {change.kind:12} {change.subject} on {change.where}: {change.summary}")
         for detail in change.details:
-            if detail.startswith(("candidate reason", "baseline reason")):
+            if detail.startswith(("candidate reason", "baseline reason", "value ")):
                 lines.append(f"    {detail}")
         if change.statement_index is not None:
             lines.append(f"    statement {change.statement_index} before: {change.statement_before or '(none)'}")
             lines.append(f"    statement {change.statement_index} after:  {change.statement_after or '(none)'}")
+            lines.append(f"    word diff: {word_diff_text(change.statement_before, change.statement_after)}")
+        if change.kind != "cosmetic":
+            lines += [f"    cosmetic: {note}" for note in change.cosmetic]
+        if change.blocking and change.allow_entry:
+            lines.append("    to accept it after review, add to the allow-list:")
+            lines += [f"      {line}" for line in change.allow_entry.splitlines()]
         if change.allowed_by is not None:
             lines.append(f"    allowed by {change.allowed_by.describe()}: {change.allowed_by.reason}")
         for allowance in change.expired:
@@ -832,11 +1121,17 @@ def render_markdown(comparison: Comparison) -> str:
                 f"- **{change.kind}** {markdown_text(change.subject)} on {markdown_text(change.where)}: "
                 f"{markdown_text(change.summary)}"
             )
+            lines += [f"  - {markdown_text(detail)}" for detail in change.details if detail.startswith("value ")]
+            lines += [f"  - cosmetic: {markdown_text(note)}" for note in change.cosmetic if change.kind != "cosmetic"]
             if change.statement_index is not None:
                 before = change.statement_before or "(none)"
                 after = change.statement_after or "(none)"
-                block = f"before: {before}\nafter:  {after}"
+                diff = word_diff_text(change.statement_before, change.statement_after)
+                block = f"before: {before}\nafter:  {after}\ndiff:   {diff}"
                 lines += markdown_code_block(block, indent="  ")
+            if change.blocking and change.allow_entry:
+                lines.append("  To accept it after review, add to the allow-list:")
+                lines += markdown_code_block(change.allow_entry, indent="  ")
             if change.allowed_by is not None:
                 lines.append(f"  allowed: {markdown_text(change.allowed_by.reason)}")
             for allowance in change.expired:
@@ -857,6 +1152,7 @@ def render_html(comparison: Comparison) -> str:
         sections=[(title, changes) for title, changes in sections if changes],
         counts=comparison.counts(),
         kinds=KINDS,
+        word_diff=word_diff,
         generated=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import sqlalchemy
@@ -128,3 +129,6 @@ def test_parameters_never_reach_the_evidence_and_long_statements_are_cut(engine)
     evidence = json.dumps(capture.evidence())
     assert secret not in evidence
     assert all(len(statement) <= STATEMENT_TEXT_LIMIT for statement in capture.sql())
+    whole = f"SELECT 1 AS {long_alias[:60]}, '{long_alias}'"
+    head, gap, tail = re.fullmatch(r"(.*) …\[(\d+) characters left out\]… (.*)", capture.sql()[-1]).groups()
+    assert whole.startswith(head) and whole.endswith(tail) and len(head) + int(gap) + len(tail) == len(whole)
