@@ -8,13 +8,12 @@ import subprocess
 import sys
 import time
 
-import psutil
 import pytest
 import sqlalchemy
 
-from fixtures.targets import DRIVERS
+from fixtures.targets import DRIVERS, driver_for_url, parse_url
 from reports.schema import load_results
-from tests.conftest import DATA, PROJECT_ROOT, clean_environment, run_suite
+from tests.conftest import DATA, clean_environment, leftovers_in, run_suite, start_child
 
 
 def cells_by_behaviour(path):
@@ -150,38 +149,56 @@ def test_unusable_targets_end_with_one_clear_line_and_exit_2(tmp_path, arguments
     assert not results.exists()
 
 
-def our_leftovers(before: set[int]) -> tuple[list[str], list[int]]:
-    """Temporary server directories and server processes that were not there before."""
-    directories = [str(path) for path in __import__("pathlib").Path("/tmp").glob("sqla-conformance-*")]
-    servers = [
-        process.pid
-        for process in psutil.process_iter(["name", "cmdline"])
-        if process.pid not in before
-        and process.info["name"] in ("postgres", "mariadbd", "mysqld")
-        and "sqla-conformance-" in " ".join(process.info["cmdline"] or [])
-    ]
-    return directories, servers
+@pytest.mark.parametrize("entry_point", ["suites", "benchmarks"])
+@pytest.mark.parametrize(
+    ("arguments", "line"),
+    [
+        (["--backend", "oracle"], "unknown backend 'oracle': choose one of sqlite, postgresql, mysql"),
+        (["--backend", "postgresql", "--driver", "nosuchdriver"], "unknown driver 'nosuchdriver' for postgresql"),
+        (["--dburl", "postgresql://u:secret@127.0.0.1:notaport/db"], "malformed database URL"),
+        *([(["--backend", "postgresql", "--driver", MISSING_DRIVER], "is not installed")] if MISSING_DRIVER else []),
+    ],
+)
+def test_bad_input_gives_one_line_and_nothing_else(entry_point, arguments, line):
+    completed = run_suite(entry_point, *arguments)
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert completed.stderr.startswith("sqla-conformance: ") and completed.stderr.count("\n") == 1
+    assert line in completed.stderr and "secret" not in completed.stderr
 
 
-def test_a_run_leaves_no_server_or_directory_behind(tmp_path):
-    before = {process.pid for process in psutil.process_iter()}
-    existing = set(our_leftovers(before)[0])
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("postgresql://u@127.0.0.1/db", "psycopg"),
+        ("mysql://u@127.0.0.1/db", "pymysql"),
+        ("mariadb://u@127.0.0.1/db", "pymysql"),
+        ("postgresql+psycopg2://u@127.0.0.1/db", "psycopg2"),
+        ("mysql+mysqldb://u@127.0.0.1/db", "mysqlclient"),
+    ],
+)
+def test_a_bare_url_runs_on_the_driver_of_the_default_target(url, driver):
+    assert driver_for_url(parse_url(url)).name == driver
+
+
+def test_a_run_leaves_no_server_or_directory_behind(tmp_path, private_tmp):
     for backend in ("postgresql", "mysql"):
         completed = run_suite(
-            "suites/test_transactions.py", "--backend", backend, "--results", str(tmp_path / f"{backend}.json")
+            "suites/test_transactions.py",
+            "--backend",
+            backend,
+            "--results",
+            str(tmp_path / f"{backend}.json"),
+            environ=clean_environment(TMPDIR=str(private_tmp)),
         )
         assert completed.returncode == 0, completed.stdout[-3000:]
-    directories, servers = our_leftovers(before)
-    assert set(directories) <= existing
-    assert servers == []
+    assert leftovers_in(private_tmp) == ([], [])
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupted_run_stops_its_server_and_deletes_its_directory(tmp_path, stop_signal):
-    before = {process.pid for process in psutil.process_iter()}
-    existing = set(our_leftovers(before)[0])
+def test_an_interrupted_run_stops_its_server_and_deletes_its_directory(tmp_path, private_tmp, stop_signal):
     ready = tmp_path / "ready"
-    child = subprocess.Popen(
+    child = start_child(
         [
             sys.executable,
             "-m",
@@ -194,24 +211,20 @@ def test_an_interrupted_run_stops_its_server_and_deletes_its_directory(tmp_path,
             "--results",
             str(tmp_path / "slow.json"),
         ],
-        cwd=PROJECT_ROOT,
-        env=clean_environment(READY_FILE=str(ready)),
+        clean_environment(READY_FILE=str(ready), TMPDIR=str(private_tmp)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while not ready.exists():
         assert child.poll() is None, child.communicate()[0][-3000:]
         assert time.monotonic() < deadline, "the child never got to its behaviour"
         time.sleep(0.1)
-    assert our_leftovers(before)[1], "the child's server runs while the behaviour waits"
+    assert leftovers_in(private_tmp)[1], "the child's server runs while the behaviour waits"
     child.send_signal(stop_signal)
-    output = child.communicate(timeout=60)[0]
+    output = child.communicate(timeout=120)[0]
     assert child.returncode != 0
-    directories, servers = our_leftovers(before)
-    assert servers == [], output[-2000:]
-    assert set(directories) <= existing
+    assert leftovers_in(private_tmp) == ([], []), output[-2000:]
     recorded = load_results(tmp_path / "slow.json")  # what was recorded before the interrupt is kept
     assert [cell["behaviour"] for cell in recorded["cells"]] == ["demo.quick"]
     assert recorded["run"]["exit_status"] == 2  # pytest's "interrupted"

@@ -11,28 +11,24 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 import sqlalchemy
 
 from fixtures.provision import OWNER_FILE, SCRATCH_PREFIX
 from reports.schema import load_results
-from tests.conftest import DATA, PROJECT_ROOT, clean_environment, run_suite
-from tests.test_end_to_end import our_leftovers
+from tests.conftest import DATA, PROJECT_ROOT, clean_environment, leftovers_in, run_child, run_suite, start_child
 
 
 def start_run(tmp_path: Path, module: str, *arguments: str, **environ: str) -> subprocess.Popen:
-    return subprocess.Popen(
+    return start_child(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(DATA / module), *arguments],
-        cwd=PROJECT_ROOT,
-        env=clean_environment(**environ),
+        clean_environment(**environ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
     )
 
 
-def wait_for(path: Path, child: subprocess.Popen, seconds: float = 60) -> None:
+def wait_for(path: Path, child: subprocess.Popen, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists():
         assert child.poll() is None, child.communicate()[0][-3000:]
@@ -40,13 +36,11 @@ def wait_for(path: Path, child: subprocess.Popen, seconds: float = 60) -> None:
         time.sleep(0.05)
 
 
-def server_process_groups(before: set[int]) -> set[int]:
-    return {os.getpgid(pid) for pid in our_leftovers(before)[1]}
+def server_process_groups(directory: Path) -> set[int]:
+    return {os.getpgid(pid) for pid in leftovers_in(directory)[1]}
 
 
-def test_killing_the_server_mid_run_makes_the_remaining_cells_errors_in_a_complete_results_file(tmp_path):
-    before = {process.pid for process in psutil.process_iter()}
-    existing = set(our_leftovers(before)[0])
+def test_killing_the_server_mid_run_makes_the_remaining_cells_errors_in_a_complete_results_file(tmp_path, private_tmp):
     ready, killed, results = tmp_path / "ready", tmp_path / "killed", tmp_path / "killed.json"
     child = start_run(
         tmp_path,
@@ -57,9 +51,10 @@ def test_killing_the_server_mid_run_makes_the_remaining_cells_errors_in_a_comple
         str(results),
         READY_FILE=str(ready),
         SERVER_KILLED_FILE=str(killed),
+        TMPDIR=str(private_tmp),
     )
     wait_for(ready, child)
-    groups = server_process_groups(before)
+    groups = server_process_groups(private_tmp)
     assert groups, "the run's own server is up"
     for group in groups:
         os.killpg(group, signal.SIGKILL)
@@ -73,9 +68,7 @@ def test_killing_the_server_mid_run_makes_the_remaining_cells_errors_in_a_comple
         outcome, reason = outcomes[behaviour]
         assert outcome == "error", (behaviour, reason)
         assert reason.startswith("server lost: "), reason
-    directories, servers = our_leftovers(before)
-    assert servers == []
-    assert set(directories) <= existing
+    assert leftovers_in(private_tmp) == ([], [])
 
 
 def test_the_gate_counts_cells_of_a_lost_server_as_regressions(tmp_path):
@@ -121,9 +114,9 @@ def test_two_runs_on_one_server_at_once_stay_in_their_own_databases(tmp_path, lo
     admin.dispose()
 
 
-def test_leftovers_of_a_run_killed_outright_are_cleaned_by_the_next_run_and_the_command(tmp_path, local_postgresql):
-    before = {process.pid for process in psutil.process_iter()}
-    existing = set(our_leftovers(before)[0])
+def test_leftovers_of_a_run_killed_outright_are_cleaned_by_the_next_run_and_the_command(
+    tmp_path, private_tmp, local_postgresql
+):
     ready = tmp_path / "ready"
     child = start_run(
         tmp_path,
@@ -133,13 +126,14 @@ def test_leftovers_of_a_run_killed_outright_are_cleaned_by_the_next_run_and_the_
         "--results",
         str(tmp_path / "x.json"),
         READY_FILE=str(ready),
+        TMPDIR=str(private_tmp),
     )
     wait_for(ready, child)
     child.kill()  # SIGKILL: no atexit, no cleanup
     child.communicate(timeout=30)
-    directories, servers = our_leftovers(before)
-    assert servers and set(directories) - existing, "the killed run left its server and directory"
-    assert all((Path(directory) / OWNER_FILE).exists() for directory in set(directories) - existing)
+    directories, servers = leftovers_in(private_tmp)
+    assert servers and directories, "the killed run left its server and directory"
+    assert all((Path(directory) / OWNER_FILE).read_text() == str(child.pid) for directory in directories)
 
     url = local_postgresql.admin_url.set(drivername="postgresql+psycopg")
     admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.pool.NullPool)
@@ -148,19 +142,14 @@ def test_leftovers_of_a_run_killed_outright_are_cleaned_by_the_next_run_and_the_
         for name in (dead, alive):
             connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
 
-    cleaned = subprocess.run(
+    cleaned = run_child(
         [sys.executable, "-m", "fixtures.leftovers", "--dburl", url.render_as_string(hide_password=False)],
-        cwd=PROJECT_ROOT,
-        env=clean_environment(),
-        capture_output=True,
-        text=True,
+        clean_environment(TMPDIR=str(private_tmp)),
         timeout=120,
     )
     assert cleaned.returncode == 0, cleaned.stderr
     assert local_postgresql.admin_url.password not in cleaned.stdout + cleaned.stderr
-    directories, servers = our_leftovers(before)
-    assert servers == []
-    assert set(directories) <= existing
+    assert leftovers_in(private_tmp) == ([], [])
     with admin.connect() as connection:
         names = {row[0] for row in connection.exec_driver_sql("SELECT datname FROM pg_database")}
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{alive}"')
