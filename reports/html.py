@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from fixtures.target_facts import target_facts_view
 from reports.benchmarks import build_benchmarks_view, render_benchmarks_markdown
 from reports.merge import Matrix
 from reports.schema import AGREEING, OUTCOMES
@@ -147,6 +148,7 @@ def render_html(matrix: Matrix) -> str:
             runs=matrix.runs,
             duplicates=matrix.duplicates,
             benchmarks_view=build_benchmarks_view(matrix.benchmarks),
+            target_facts=target_facts_view([column["target"] for column in columns]),
             generated=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         )
     )
