@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,14 @@ def sqla_example(request: pytest.FixtureRequest) -> Example | str | None:
     """SQLAlchemy's own bulk_inserts example for the installed version, why it is unavailable, or None (not asked)."""
     if not request.config.stash[SETTINGS].example_runs:
         return None
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled():
+            print(f"\n{line}", file=sys.stderr, flush=True)
+
     try:
-        return example_for(sqlalchemy.__version__)
+        return example_for(sqlalchemy.__version__, say)
     except ExampleUnavailable as error:
         return str(error)
 

@@ -1,8 +1,9 @@
 """A second opinion on our figures: SQLAlchemy's own bulk-insert benchmark, run on the same server.
 
 ``examples/performance/bulk_inserts.py`` ships in SQLAlchemy's source distribution, not in the wheel. It is
-fetched once per SQLAlchemy version (``pip download --no-binary``) into ``.cache/``, or taken from
-``CONFORMANCE_SQLA_SDIST`` (the ``.tar.gz`` or an unpacked tree). Each of its tests runs in a fresh Python
+fetched once per SQLAlchemy version (``pip download --no-binary sqlalchemy``: only SQLAlchemy itself as source,
+its build tools as wheels, about 10 s) into ``.cache/``, or taken from ``CONFORMANCE_SQLA_SDIST`` (the ``.tar.gz``
+or an unpacked tree). Each of its tests runs in a fresh Python
 process, as ``python -m examples.performance bulk_inserts --test NAME --num N`` does; the database URL reaches
 that process through the environment, never its command line, so no password shows in a process listing.
 
@@ -11,14 +12,18 @@ Run as a module (``python -m benchmarks.sqla_example ROOT ARGS...``), this file 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import runpy
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,10 +41,42 @@ RESULT = re.compile(
     flags=re.MULTILINE | re.DOTALL,
 )
 RUN_TIMEOUT_S = 900
+FETCH_TIMEOUT_S = 300  # the download takes about 10 s; building anything from source would take 20 min
+# what pip says when it cannot reach the package index at all ("versions: none": SQLAlchemy is always there)
+UNREACHABLE = re.compile(
+    r"NewConnectionError|ConnectTimeoutError|ReadTimeoutError|ProxyError|SSLError|Temporary failure in name "
+    r"resolution|Name or service not known|Network is unreachable|Connection refused|No route to host|"
+    r"\(from versions: none\)"
+)
 
 
 class ExampleUnavailable(Exception):
     """The example cannot be fetched, or did not run: the message says why, in one line."""
+
+
+class IndexUnreachable(ExampleUnavailable):
+    """The package index cannot be reached from here, so the source distribution cannot be fetched."""
+
+
+def run_in_own_group(command: list[str], timeout: float, **options) -> subprocess.CompletedProcess:
+    """``subprocess.run`` in a process group of its own, all of which is killed at ``timeout`` (pip's build
+    backends and the example's interpreter would otherwise outlive it)."""
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **options,
+    ) as child:
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise
+    return subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
 
 
 @dataclass(frozen=True)
@@ -60,15 +97,7 @@ class Example:
         command += ["--test", test, "--num", str(rows)]
         environment = {**os.environ, URL_VARIABLE: url, "PYTHONDONTWRITEBYTECODE": "1"}
         try:
-            done = subprocess.run(
-                command,
-                cwd=PROJECT_ROOT,
-                env=environment,
-                capture_output=True,
-                text=True,
-                timeout=RUN_TIMEOUT_S,
-                check=False,
-            )
+            done = run_in_own_group(command, RUN_TIMEOUT_S, cwd=PROJECT_ROOT, env=environment)
         except subprocess.TimeoutExpired as error:
             raise ExampleUnavailable(f"{test} did not finish in {RUN_TIMEOUT_S} s") from error
         for match in RESULT.finditer(done.stdout):
@@ -78,8 +107,9 @@ class Example:
         raise ExampleUnavailable(f"{test} printed no timing (exit {done.returncode}): {last.strip()[:300]}")
 
 
-def example_for(version: str) -> Example:
-    """The example tree for SQLAlchemy ``version``: from CONFORMANCE_SQLA_SDIST, the cache, or PyPI."""
+def example_for(version: str, say: Callable[[str], object] = lambda line: print(line, file=sys.stderr)) -> Example:
+    """The example tree for SQLAlchemy ``version``: from CONFORMANCE_SQLA_SDIST, the cache, or PyPI (``say``
+    tells the user while it is fetched)."""
     target = CACHE / f"sqlalchemy-{version}-examples"
     explicit = os.environ.get(SDIST_VARIABLE)
     if explicit:
@@ -94,23 +124,35 @@ def example_for(version: str) -> Example:
         return Example(unpack_examples(source, target), version)
     if (target / EXAMPLE_PATH).is_file():
         return Example(target, version)
+    say(f"sqla-conformance: fetching the SQLAlchemy {version} source distribution (once, into {CACHE})")
     with tempfile.TemporaryDirectory(prefix="sqla-sdist-") as download:
-        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]
-        fetched = subprocess.run(
-            [*pip, "--dest", download, f"sqlalchemy=={version}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        archives = sorted(Path(download).glob("*.tar.gz"))
-        if fetched.returncode != 0 or not archives:
-            last = (fetched.stderr.strip().splitlines() or ["no archive downloaded"])[-1]
-            raise ExampleUnavailable(f"cannot download the SQLAlchemy {version} source distribution: {last[:300]}")
-        return Example(unpack_examples(archives[0], target), version)
+        return Example(unpack_examples(download_sdist(version, Path(download)), target), version)
+
+
+def download_sdist(version: str, destination: Path) -> Path:
+    """SQLAlchemy's source distribution, by pip: only SQLAlchemy from source (``--no-binary :all:`` would also
+    build its build tools, Cython among them, from source: 20 minutes), within FETCH_TIMEOUT_S."""
+    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", "sqlalchemy"]
+    try:
+        fetched = run_in_own_group([*pip, "--dest", str(destination), f"sqlalchemy=={version}"], FETCH_TIMEOUT_S)
+    except subprocess.TimeoutExpired as error:
+        raise ExampleUnavailable(
+            f"downloading the SQLAlchemy {version} source distribution took over {FETCH_TIMEOUT_S} s"
+        ) from error
+    archives = sorted(destination.glob("*.tar.gz"))
+    if fetched.returncode == 0 and archives:
+        return archives[0]
+    last = (fetched.stderr.strip().splitlines() or ["no archive downloaded"])[-1].strip()
+    if UNREACHABLE.search(fetched.stderr):
+        raise IndexUnreachable(f"the package index cannot be reached to fetch SQLAlchemy {version}: {last[:300]}")
+    raise ExampleUnavailable(f"cannot download the SQLAlchemy {version} source distribution: {last[:300]}")
 
 
 def unpack_examples(archive: Path, target: Path) -> Path:
-    """Unpack only ``examples/`` from a source distribution into ``target``; returns ``target``."""
+    """Unpack only ``examples/`` from a source distribution into ``target``; returns ``target``. It is unpacked
+    beside ``target`` and renamed into place, so a run reading the cache never sees half of it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         with tarfile.open(archive) as bundle:
             members = []
@@ -121,12 +163,17 @@ def unpack_examples(archive: Path, target: Path) -> Path:
                     members.append(member)
             if not members:
                 raise ExampleUnavailable(f"{archive.name} has no examples/ directory")
-            target.mkdir(parents=True, exist_ok=True)
-            bundle.extractall(target, members=members, filter="data")
+            bundle.extractall(staging, members=members, filter="data")
+        if not (staging / EXAMPLE_PATH).is_file():
+            raise ExampleUnavailable(f"{archive.name} has no {EXAMPLE_PATH}")
+        with contextlib.suppress(OSError):  # another run put the same tree there first: theirs is as good
+            staging.rename(target)
     except (tarfile.TarError, OSError) as error:
         raise ExampleUnavailable(f"cannot unpack {archive}: {error}") from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     if not (target / EXAMPLE_PATH).is_file():
-        raise ExampleUnavailable(f"{archive.name} has no {EXAMPLE_PATH}")
+        raise ExampleUnavailable(f"{archive.name}: {target} holds no {EXAMPLE_PATH}")
     return target
 
 

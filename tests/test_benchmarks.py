@@ -33,7 +33,7 @@ needs_pytest_benchmark = pytest.mark.skipif(
 )
 
 
-def run_quick_benchmarks(results, *target_arguments: str):
+def run_quick_benchmarks(results, *target_arguments: str, environ: dict[str, str] | None = None):
     completed = run_suite(
         "benchmarks",
         *target_arguments,
@@ -41,7 +41,7 @@ def run_quick_benchmarks(results, *target_arguments: str):
         "quick",
         "--results",
         str(results),
-        environ=clean_environment(),
+        environ=environ or clean_environment(),
         timeout=600,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]

@@ -5,10 +5,16 @@ how much spread the machine allows."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 
 import jinja2
+import psutil
 import pytest
+import sqlalchemy
 
+from benchmarks.sqla_example import IndexUnreachable, download_sdist, example_for, run_in_own_group
 from reports.benchmarks import build_benchmarks_view, render_benchmarks_markdown
 from reports.html import TEMPLATES
 from tests.conftest import clean_environment, run_suite
@@ -21,11 +27,28 @@ MIRRORED = {
 }
 
 
+@pytest.fixture(scope="session")
+def sqla_example_tree() -> str:
+    """SQLAlchemy's examples for the installed version, fetched once (or CONFORMANCE_SQLA_SDIST); skipped only
+    when the package index cannot be reached."""
+    try:
+        return str(example_for(sqlalchemy.__version__).root)
+    except IndexUnreachable as error:
+        pytest.skip(f"SQLAlchemy's example cannot be fetched here: {error}")
+
+
 @needs_pytest_benchmark
-def test_sqlalchemy_example_runs_beside_ours_on_the_same_database(tmp_path):
+def test_sqlalchemy_example_runs_beside_ours_on_the_same_database(tmp_path, sqla_example_tree):
     selection = " or ".join(MIRRORED) + " or physical_limit"
     data, completed = run_quick_benchmarks(
-        tmp_path / "bench.json", "--backend", "sqlite", "--bench-sqla-example", "2", "-k", selection
+        tmp_path / "bench.json",
+        "--backend",
+        "sqlite",
+        "--bench-sqla-example",
+        "2",
+        "-k",
+        selection,
+        environ=clean_environment(CONFORMANCE_SQLA_SDIST=sqla_example_tree),
     )
     records = {item["strategy"]: item for item in data["benchmarks"]}
     assert set(records) == {*MIRRORED, "physical_limit"}
@@ -127,3 +150,25 @@ def test_report_without_a_second_opinion_keeps_its_seven_columns():
     [section] = build_benchmarks_view([record("core_executemany", 1000, 100_000)]).sections
     assert not section.has_example and section.machine_spread == ""
     assert "SQLAlchemy's example" not in render_benchmarks_markdown([record("core_executemany", 1000, 100_000)])
+
+
+def test_an_unreachable_package_index_is_told_apart_from_other_failures(tmp_path, monkeypatch, unused_loopback_port):
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{unused_loopback_port}/simple")
+    monkeypatch.setenv("PIP_RETRIES", "0")  # pip then names no connection error
+    for variable in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX"):
+        monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(IndexUnreachable, match=r"^the package index cannot be reached to fetch SQLAlchemy 2\.0\.0: "):
+        download_sdist("2.0.0", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fetch_past_its_time_limit_leaves_no_process_behind(tmp_path):
+    grandchild = tmp_path / "grandchild.pid"
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_in_own_group(["sh", "-c", f"sleep 300 & echo $! > {grandchild}; wait"], timeout=2)
+    pid = int(grandchild.read_text())
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the grandchild outlived its group"
+        time.sleep(0.1)
