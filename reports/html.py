@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 from fixtures.target_facts import target_facts_view
 from reports.benchmarks import build_benchmarks_view, render_benchmarks_markdown
 from reports.merge import Matrix
-from reports.schema import AGREEING, OUTCOMES
+from reports.schema import AGREEING, OUTCOMES, count_known_issues
 
 SYMBOLS = {"pass": "✓", "differs": "≈", "fail": "✗", "unsupported": "–", "error": "!"}
 TEMPLATES = Path(__file__).with_name("templates")
@@ -59,7 +59,8 @@ class StringTable:
 def cell_payload(cell: dict[str, Any], column: int, strings: StringTable) -> list[Any]:
     """What the evidence panel shows for one cell, as a compact row (rendered with textContent, never
     as HTML): behaviour, column, outcome, expected, reason, doc, round trips, executemany, batches,
-    statements, exception, measured values, duration, results file, database errors seen (handled or not)."""
+    statements, exception, measured values, duration, results file, database errors seen (handled or not),
+    known issue link, documented deviation, observed deviation (one line per failed check)."""
     evidence = cell.get("evidence", {})
     exception = evidence.get("exception")
     values = evidence.get("values") or {}
@@ -79,7 +80,15 @@ def cell_payload(cell: dict[str, Any], column: int, strings: StringTable) -> lis
         cell.get("duration_s"),
         strings.ref(cell.get("source") or ""),
         strings.ref(evidence["errors_seen"]) if evidence.get("errors_seen") else None,
+        strings.ref(cell["known_issue"]) if cell.get("known_issue") else None,
+        strings.ref(cell["documented_deviation"]) if cell.get("documented_deviation") else None,
+        [strings.ref(line) for line in observed_lines(cell)],
     ]
+
+
+def observed_lines(cell: dict[str, Any]) -> list[str]:
+    observed = cell.get("observed_deviation") or []
+    return [observed] if isinstance(observed, str) else list(observed)
 
 
 def column_groups(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -143,6 +152,7 @@ def render_html(matrix: Matrix) -> str:
             filters=filter_options(columns),
             data={"strings": strings.strings, "cells": payload, "columns": column_records},
             counts=matrix.counts(),
+            known_issues=count_known_issues(matrix.cells.values()),
             outcomes=OUTCOMES,
             symbols=SYMBOLS,
             runs=matrix.runs,

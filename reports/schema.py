@@ -12,6 +12,7 @@ from typing import Any
 SCHEMA_VERSION = 1
 OUTCOMES = ("pass", "differs", "fail", "unsupported", "error")
 AGREEING = ("pass", "differs")  # as documented: by SQLAlchemy, or by the expectations registry
+# A registered known issue (cell field "known_issue": its upstream link) is still a "fail": never agreeing.
 CELL_FIELDS = ("behaviour", "area", "target", "outcome")
 TARGET_FIELDS = ("backend", "driver")
 
@@ -28,9 +29,19 @@ def tally(cells: Iterable[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def describe_tally(counts: dict[str, int]) -> str:
-    """``1 pass, 2 fail``: the outcomes that occur, in OUTCOMES order."""
-    return ", ".join(f"{counts[outcome]} {outcome}" for outcome in OUTCOMES if counts[outcome])
+def count_known_issues(cells: Iterable[dict[str, Any]]) -> int:
+    """How many ``fail`` cells are registered known issues (they stay fails)."""
+    return sum(1 for cell in cells if cell["outcome"] == "fail" and cell.get("known_issue"))
+
+
+def describe_tally(counts: dict[str, int], known_issues: int = 0) -> str:
+    """``1 pass, 2 fail (1 known issue)``: the outcomes that occur, in OUTCOMES order."""
+    parts = []
+    for outcome in OUTCOMES:
+        if counts[outcome]:
+            known = f" ({known_issues} known issue{'s' if known_issues != 1 else ''})" if outcome == "fail" else ""
+            parts.append(f"{counts[outcome]} {outcome}{known if known_issues else ''}")
+    return ", ".join(parts)
 
 
 def write_results(path: Path, data: dict[str, Any]) -> None:

@@ -131,7 +131,7 @@ def test_adding_parent_cascades_children_into_session(engine, capture):
 
 
 @behaviour("cascade.passive-deletes-database-cascade", doc="orm/cascades.html#passive-deletes")
-def test_passive_deletes_leaves_children_to_database(engine, capture):
+def test_passive_deletes_leaves_children_to_database(engine, capture, checks):
     """With ``passive_deletes=True`` and ``ForeignKey(ondelete="CASCADE")``, deleting a parent whose children
     are not loaded emits only the parent's DELETE, and the database deletes the child rows.
 
@@ -145,6 +145,6 @@ def test_passive_deletes_leaves_children_to_database(engine, capture):
             session.flush()
         session.commit()
 
-    assert capture.measure("statements (verb, table)", steps(capture)) == [("DELETE", "author")]
-    assert capture.measure("author rows left", row_count(engine, Author.__table__)) == 0
-    assert capture.measure("book rows left", row_count(engine, Book.__table__)) == 0
+    checks.equal("statements (verb, table)", steps(capture), [("DELETE", "author")])
+    checks.equal("author rows left", row_count(engine, Author.__table__), 0)
+    checks.equal("book rows left", row_count(engine, Book.__table__), 0)

@@ -338,7 +338,7 @@ def test_text_update_and_delete_rowcount_counts_matched_rows(engine, capture):
     doc="core/connections.html#sqlalchemy.engine.Connection.execution_options.params.preserve_rowcount",
     requires="2.0.28",
 )
-def test_preserve_rowcount_gives_the_rowcount_of_a_many_row_insert(make_engine, engine, capture):
+def test_preserve_rowcount_gives_the_rowcount_of_a_many_row_insert(make_engine, engine, capture, checks):
     """With the ``preserve_rowcount=True`` execution option, an ``insert()`` executed with a list of 10
     parameter sets on an engine with ``insertmanyvalues_page_size=4`` reports ``CursorResult.rowcount`` == 10,
     whether it ran as ``cursor.executemany()`` or as several "insertmanyvalues" batches.
@@ -354,13 +354,15 @@ def test_preserve_rowcount_gives_the_rowcount_of_a_many_row_insert(make_engine, 
         rowcount = result.rowcount
 
     capture.measure("dbapi calls", [(call.kind, call.parameter_sets) for call in capture.cursor_executions])
-    assert capture.count_of("INSERT") >= 1
-    assert capture.measure("rows after the block", len(item_rows(engine))) == 10
-    assert capture.measure("rowcount", rowcount) == 10
+    checks.that(
+        "INSERT statements", capture.count_of("INSERT") >= 1, got=capture.count_of("INSERT"), expected="1 or more"
+    )
+    checks.equal("rows after the block", len(item_rows(engine)), 10)
+    checks.equal("rowcount", rowcount, 10)
 
 
 @behaviour("engine.lastrowid", doc="core/connections.html#sqlalchemy.engine.CursorResult.lastrowid")
-def test_lastrowid_is_the_new_rows_integer_key(engine, capture):
+def test_lastrowid_is_the_new_rows_integer_key(engine, capture, checks):
     """After a single-row ``insert()`` into a table with an autoincrementing integer key,
     ``CursorResult.lastrowid`` (the DBAPI cursor's ``lastrowid``) is the key of the new row.
 
@@ -370,9 +372,12 @@ def test_lastrowid_is_the_new_rows_integer_key(engine, capture):
     with capture.observe(), engine.begin() as connection:
         result = connection.execute(insert(item_table).values(name="widget"))
         primary_key = tuple(result.inserted_primary_key)
-        lastrowid = result.lastrowid
+        lastrowid = None
+        with checks.catch() as reading:
+            lastrowid = result.lastrowid
 
-    assert capture.count_of("INSERT") == 1
     stored_id = capture.measure("stored id", ids_by_name(engine, item_table)["widget"])
-    assert primary_key == (stored_id,)
-    assert capture.measure("lastrowid", lastrowid) == stored_id
+    checks.equal("INSERT statements", capture.count_of("INSERT"), 1)
+    checks.equal("inserted_primary_key", primary_key, (stored_id,))
+    checks.equal("error reading lastrowid", reading.exception_class, None)
+    checks.equal("lastrowid", lastrowid, stored_id)

@@ -63,7 +63,7 @@ def test_core_insert_with_a_list_of_parameters_is_not_one_execute_per_row(engine
 
 
 @behaviour("executemany.update-rowcount", doc="tutorial/data_update.html#getting-affected-row-count-from-update-delete")
-def test_update_executemany_rowcount_is_the_total_of_matched_rows(engine, capture):
+def test_update_executemany_rowcount_is_the_total_of_matched_rows(engine, capture, checks):
     """``CursorResult.rowcount`` of an ``update().where(... == bindparam(...))`` executed with a list of
     parameter sets, sent as one ``cursor.executemany()``, is the total number of rows matched by all sets.
 
@@ -94,16 +94,14 @@ def test_update_executemany_rowcount_is_the_total_of_matched_rows(engine, captur
         rowcount = result.rowcount
         capture.measure("dialect.supports_sane_multi_rowcount", connection.dialect.supports_sane_multi_rowcount)
 
-    calls = capture.measure("dbapi call", [(call.kind, call.parameter_sets) for call in capture.cursor_executions])
-    assert calls == [("executemany", len(parameter_sets))]
-    assert capture.measure("rows after the block", item_rows(engine)) == [
-        ("apple", 10),
-        ("pear", 2),
-        ("plum", 30),
-        ("plum", 30),
-        ("quince", 5),
-    ]
-    assert capture.measure("rowcount", rowcount) == 3
+    calls = [(call.kind, call.parameter_sets) for call in capture.cursor_executions]
+    checks.equal("dbapi call", calls, [("executemany", len(parameter_sets))])
+    checks.equal(
+        "rows after the block",
+        item_rows(engine),
+        [("apple", 10), ("pear", 2), ("plum", 30), ("plum", 30), ("quince", 5)],
+    )
+    checks.equal("rowcount", rowcount, 3)
 
 
 @behaviour(

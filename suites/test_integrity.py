@@ -41,6 +41,18 @@ def row_count(engine, table) -> int:
         return connection.execute(select(func.count()).select_from(table)).scalar_one()
 
 
+def check_integrity_error(checks, raised, engine) -> None:
+    """The documented error: ``sqlalchemy.exc.IntegrityError`` wrapping the driver's own DBAPI ``IntegrityError``."""
+    checks.equal("exception class", raised.exception_class, qualified_name(exc.IntegrityError))
+    driver_class = qualified_name(raised.driver_error) if raised.driver_error is not None else None
+    checks.that(
+        "driver exception class",
+        raised.is_driver_error(engine.dialect.dbapi.IntegrityError),
+        got=driver_class,
+        expected="the driver's DBAPI IntegrityError",
+    )
+
+
 def add_sandy(engine) -> None:
     """Commit the user whose unique name the behaviours collide with, outside the observed window."""
     with engine.begin() as connection:
@@ -124,23 +136,21 @@ def test_object_that_failed_to_insert_is_transient_after_rollback(engine, captur
 
 
 @behaviour("integrity.not-null-violation", doc="core/exceptions.html#sqlalchemy.exc.IntegrityError")
-def test_not_null_violation_raises_integrity_error(engine, capture):
+def test_not_null_violation_raises_integrity_error(engine, capture, checks):
     """Inserting NULL into a ``nullable=False`` column raises ``sqlalchemy.exc.IntegrityError`` wrapping the
     driver's own DBAPI ``IntegrityError``.
 
     Docs: Core > Core Exceptions > IntegrityError; PEP 249 (DBAPI) exceptions.
     """
-    with pytest.raises(exc.IntegrityError) as raised, capture.observe(), engine.begin() as connection:
+    with checks.catch() as raised, capture.observe(), engine.begin() as connection:
         connection.execute(insert(user_table), {"name": None, "fullname": "Nobody"})
 
-    driver_error = raised.value.orig
-    capture.measure("driver exception class", qualified_name(driver_error))
-    assert capture.count_of("INSERT") == 1
-    assert capture.kinds()[-1] == "rollback"
-    assert isinstance(driver_error, engine.dialect.dbapi.IntegrityError)
+    check_integrity_error(checks, raised, engine)
+    checks.equal("INSERT statements", capture.count_of("INSERT"), 1)
+    checks.equal("last transaction event", capture.kinds()[-1], "rollback")
     with engine.connect() as connection:
         rows = connection.execute(select(func.count()).select_from(user_table)).scalar_one()
-    assert capture.measure("rows stored", rows) == 0
+    checks.equal("rows stored", rows, 0)
 
 
 @behaviour("integrity.core-duplicate-rollback-and-reuse", doc="core/exceptions.html#sqlalchemy.exc.IntegrityError")
@@ -168,54 +178,51 @@ def test_core_duplicate_key_rolls_back_and_connection_is_reused(engine, capture)
 
 
 @behaviour("integrity.foreign-key-violation", doc="core/constraints.html#defining-foreign-keys")
-def test_foreign_key_violation_raises_integrity_error(engine, capture):
+def test_foreign_key_violation_raises_integrity_error(engine, capture, checks):
     """Inserting a row whose foreign key references no existing row raises ``sqlalchemy.exc.IntegrityError``
     wrapping the driver's own DBAPI ``IntegrityError``, and nothing is stored.
 
     Docs: Core > Defining Constraints and Indexes > Defining Foreign Keys; Core > Core Exceptions > IntegrityError.
     """
-    with pytest.raises(exc.IntegrityError) as raised, capture.observe(), engine.begin() as connection:
+    with checks.catch() as raised, capture.observe(), engine.begin() as connection:
         connection.execute(insert(address_table), {"email_address": "nobody@nowhere.org", "user_id": 999})
 
-    capture.measure("driver exception class", qualified_name(raised.value.orig))
-    assert capture.count_of("INSERT") == 1
-    assert capture.kinds()[-1] == "rollback"
-    assert isinstance(raised.value.orig, engine.dialect.dbapi.IntegrityError)
-    assert capture.measure("address rows stored", row_count(engine, address_table)) == 0
+    check_integrity_error(checks, raised, engine)
+    checks.equal("INSERT statements", capture.count_of("INSERT"), 1)
+    checks.equal("last transaction event", capture.kinds()[-1], "rollback")
+    checks.equal("address rows stored", row_count(engine, address_table), 0)
 
 
 @behaviour("integrity.check-constraint-violation", doc="core/constraints.html#check-constraint")
-def test_check_constraint_violation_raises_integrity_error(engine, capture, make_tables):
+def test_check_constraint_violation_raises_integrity_error(engine, capture, make_tables, checks):
     """Inserting a row that fails a ``CheckConstraint`` raises ``sqlalchemy.exc.IntegrityError`` wrapping the
     driver's own DBAPI ``IntegrityError``, and nothing is stored.
 
     Docs: Core > Defining Constraints and Indexes > CHECK Constraint; Core > Core Exceptions > IntegrityError.
     """
     make_tables(stock_metadata)
-    with pytest.raises(exc.IntegrityError) as raised, capture.observe(), engine.begin() as connection:
+    with checks.catch() as raised, capture.observe(), engine.begin() as connection:
         connection.execute(insert(stock_table), {"quantity": -1})
 
-    capture.measure("driver exception class", qualified_name(raised.value.orig))
-    assert capture.count_of("INSERT") == 1
-    assert isinstance(raised.value.orig, engine.dialect.dbapi.IntegrityError)
-    assert capture.measure("stock rows stored", row_count(engine, stock_table)) == 0
+    check_integrity_error(checks, raised, engine)
+    checks.equal("INSERT statements", capture.count_of("INSERT"), 1)
+    checks.equal("stock rows stored", row_count(engine, stock_table), 0)
 
 
 @behaviour("integrity.not-null-omitted-column", doc="core/exceptions.html#sqlalchemy.exc.IntegrityError")
-def test_omitted_not_null_column_raises_integrity_error(engine, capture):
+def test_omitted_not_null_column_raises_integrity_error(engine, capture, checks):
     """An INSERT that leaves out a ``nullable=False`` column without any default raises
     ``sqlalchemy.exc.IntegrityError`` wrapping the driver's own DBAPI ``IntegrityError``, as an explicit NULL does.
 
     Docs: Core > Core Exceptions > IntegrityError; PEP 249 (DBAPI) exceptions.
     """
-    with pytest.raises(exc.IntegrityError) as raised, capture.observe(), engine.begin() as connection:
+    with checks.catch() as raised, capture.observe(), engine.begin() as connection:
         connection.execute(insert(user_table).values(fullname="Nobody"))
 
-    capture.measure("driver exception class", qualified_name(raised.value.orig))
-    assert capture.count_of("INSERT") == 1
-    assert capture.measure("columns inserted", inserted_columns(capture.sql()[0])) == ["fullname"]
-    assert isinstance(raised.value.orig, engine.dialect.dbapi.IntegrityError)
-    assert capture.measure("rows stored", row_count(engine, user_table)) == 0
+    check_integrity_error(checks, raised, engine)
+    checks.equal("INSERT statements", capture.count_of("INSERT"), 1)
+    checks.equal("columns inserted", [inserted_columns(sql) for sql in capture.sql()[:1]], [["fullname"]])
+    checks.equal("rows stored", row_count(engine, user_table), 0)
 
 
 @behaviour("integrity.savepoint-recovers-after-error", doc="orm/session_transaction.html#using-savepoint")

@@ -77,7 +77,7 @@ def test_insert_returning_sorted_by_parameter_order_matches_the_input(make_engin
 
 
 @behaviour("imv.orm-flush-batched-returning", doc="core/connections.html#engine-insertmanyvalues", requires="2.0")
-def test_orm_flush_of_new_objects_is_batched_with_returning(make_engine, engine, capture):
+def test_orm_flush_of_new_objects_is_batched_with_returning(make_engine, engine, capture, checks):
     """A ``Session`` flush of 12 new objects with server-generated primary keys, on an engine with
     ``insertmanyvalues_page_size=5``, runs 3 batched INSERT..RETURNING statements and gives every object its key.
 
@@ -93,11 +93,11 @@ def test_orm_flush_of_new_objects_is_batched_with_returning(make_engine, engine,
         keys = {user.name: user.id for user in users}
         session.commit()
 
-    assert None not in keys.values()
-    assert capture.measure("primary keys", keys) == user_ids_by_name(engine)
-    inserts = capture.measure("INSERT statements", capture.count_of("INSERT"))
-    batches = capture.measure("insertmanyvalues statements", capture.insertmanyvalues_batches)
-    assert (inserts, batches) == (3, 3), "expected 12 objects in 3 pages of 5: 3 batched INSERT..RETURNING statements"
+    checks.that("every object got a key", None not in keys.values(), got=keys, expected="no None key")
+    checks.equal("primary keys", keys, user_ids_by_name(engine))
+    # 12 objects in 3 pages of 5: 3 batched INSERT..RETURNING statements
+    checks.equal("INSERT statements", capture.count_of("INSERT"), 3)
+    checks.equal("insertmanyvalues statements", capture.insertmanyvalues_batches, 3)
 
 
 @behaviour("imv.single-row-returning", doc="tutorial/data_insert.html#insert-returning")

@@ -581,7 +581,7 @@ def test_row_number_over_partition(staff, engine, capture):
 
 
 @behaviour("select.like-case-sensitive", doc="core/operators.html#string-comparisons")
-def test_like_is_case_sensitive(accounts, engine, capture):
+def test_like_is_case_sensitive(accounts, engine, capture, checks):
     """``like()`` renders SQL LIKE, which the SQL standard defines as case-sensitive: ``fullname LIKE 'sandy%'``
     does not match 'Sandy Cheeks' while ``LIKE 'Sandy%'`` does.
 
@@ -594,9 +594,9 @@ def test_like_is_case_sensitive(accounts, engine, capture):
         exact = connection.execute(select(user_table.c.name).where(user_table.c.fullname.like("Sandy%")))
         exact_matches = exact.scalars().all()
 
-    assert all(" LIKE " in sql.upper() for sql in capture.sql())
-    assert capture.measure("LIKE 'Sandy%'", exact_matches) == ["sandy"]
-    assert capture.measure("LIKE 'sandy%'", lower_matches) == []
+    checks.equal("statements rendering LIKE", [" LIKE " in sql.upper() for sql in capture.sql()], [True, True])
+    checks.equal("LIKE 'Sandy%'", exact_matches, ["sandy"])
+    checks.equal("LIKE 'sandy%'", lower_matches, [])
 
 
 @behaviour("select.ilike-case-insensitive", doc="core/operators.html#string-comparisons")
@@ -653,7 +653,7 @@ def test_double_slash_on_integers_is_floor_division(engine, capture):
 
 
 @behaviour("select.floor-division-negative", doc=DIVISION_DOC, requires="2.0")
-def test_double_slash_floors_negative_quotients(engine, capture):
+def test_double_slash_floors_negative_quotients(engine, capture, checks):
     """``//`` is floor division as in Python, so a negative quotient rounds down: -7 // 2 is -4.
 
     Docs: What's New in SQLAlchemy 2.0 > Python division operator performs true division for all backends;
@@ -663,4 +663,4 @@ def test_double_slash_floors_negative_quotients(engine, capture):
 
     quotient = run(engine, capture, select(minus_seven // two))[0][0]
 
-    assert capture.measure("-7 // 2", quotient) == -4
+    checks.equal("-7 // 2", quotient, -4)

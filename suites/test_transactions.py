@@ -355,7 +355,7 @@ def test_default_isolation_level_is_the_documented_one(engine, capture, target_f
 
 
 @behaviour("txn.transactional-ddl-rollback", doc="dialects/sqlite.html#sqlite-transactions")
-def test_create_table_is_undone_by_rollback(engine, capture):
+def test_create_table_is_undone_by_rollback(engine, capture, checks):
     """A ``CREATE TABLE`` emitted inside a transaction is undone by ``Connection.rollback()``: afterwards the
     table does not exist (transactional DDL).
 
@@ -372,7 +372,7 @@ def test_create_table_is_undone_by_rollback(engine, capture):
     finally:
         probe.drop(engine, checkfirst=True)
 
-    assert capture.count_of("CREATE TABLE") == 1
-    assert capture.kinds()[-1] == "rollback"
-    assert capture.measure("table exists inside the transaction", exists_inside) is True
-    assert capture.measure("table exists after rollback", exists_after) is False
+    checks.equal("CREATE TABLE statements", capture.count_of("CREATE TABLE"), 1)
+    checks.equal("last transaction event", capture.kinds()[-1], "rollback")
+    checks.equal("table exists inside the transaction", exists_inside, True)
+    checks.equal("table exists after rollback", exists_after, False)

@@ -118,7 +118,7 @@ def test_biginteger_round_trips_the_64bit_limits(engine, capture, make_tables):
 
 
 @behaviour("types.numeric-exact-decimal", doc="core/type_basics.html#sqlalchemy.types.Numeric")
-def test_numeric_returns_the_exact_decimal(engine, capture, make_tables):
+def test_numeric_returns_the_exact_decimal(engine, capture, make_tables, checks):
     """A ``Numeric(18, 4)`` column returns ``Decimal("12345678901234.5678")`` (18 significant digits, more than a
     double holds) exactly, as ``decimal.Decimal`` (``asdecimal=True`` is the default).
 
@@ -130,8 +130,8 @@ def test_numeric_returns_the_exact_decimal(engine, capture, make_tables):
     returned = round_trip(engine, capture, table, values)
 
     capture.measure("stored as text", stored_text(engine, table))
-    assert {type(value) for value in returned} == {Decimal}
-    assert returned == values
+    checks.equal("returned types", [type(value).__name__ for value in returned], ["Decimal", "Decimal"])
+    checks.equal("returned values", returned, values)
 
 
 @behaviour("types.float-approximate", doc="core/type_basics.html#sqlalchemy.types.Float")
@@ -240,7 +240,7 @@ def test_datetime_returns_the_naive_datetime(engine, capture, make_tables):
 
 
 @behaviour("types.datetime-microseconds", doc="core/type_basics.html#sqlalchemy.types.DateTime")
-def test_datetime_keeps_microseconds(engine, capture, make_tables):
+def test_datetime_keeps_microseconds(engine, capture, make_tables, checks):
     """A ``DateTime`` column returns a ``datetime.datetime`` with microseconds (``.123456``) unchanged.
 
     Docs: Core > The Type Hierarchy > Generic "CamelCase" Types > ``DateTime`` ("For fractional seconds, use the
@@ -252,12 +252,12 @@ def test_datetime_keeps_microseconds(engine, capture, make_tables):
     returned = round_trip(engine, capture, table, values)
 
     capture.measure("stored as text", stored_text(engine, table))
-    assert [value.microsecond for value in returned] == [123456, 999999]
-    assert returned == values
+    checks.equal("microseconds", [value.microsecond for value in returned], [123456, 999999])
+    checks.equal("returned values", returned, values)
 
 
 @behaviour("types.datetime-timezone-aware", doc="core/type_basics.html#sqlalchemy.types.DateTime.params.timezone")
-def test_datetime_with_timezone_returns_an_aware_datetime_of_the_same_instant(engine, capture, make_tables):
+def test_datetime_with_timezone_returns_an_aware_datetime_of_the_same_instant(engine, capture, make_tables, checks):
     """A ``DateTime(timezone=True)`` column returns an inserted aware ``datetime`` (offset +05:30) as an aware
     ``datetime`` of the same instant (its offset may be the session's time zone).
 
@@ -271,9 +271,9 @@ def test_datetime_with_timezone_returns_an_aware_datetime_of_the_same_instant(en
     (returned,) = round_trip(engine, capture, table, [sent])
 
     capture.measure("stored as text", stored_text(engine, table))
-    offset = capture.measure("returned UTC offset", returned.utcoffset())
-    assert offset is not None, "the returned datetime is naive: the offset was not kept"
-    assert returned == sent, "not the same instant"
+    offset = returned.utcoffset()
+    checks.that("returned UTC offset", offset is not None, got=offset, expected="a UTC offset (an aware datetime)")
+    checks.that("same instant", offset is not None and returned == sent, got=returned, expected=sent.isoformat())
 
 
 @behaviour("types.interval", doc="core/type_basics.html#sqlalchemy.types.Interval")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.registry import RegistryError, expectation_for, load_registry, selector_matches
+from fixtures.verdict import Signature
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 
@@ -64,6 +65,7 @@ target = { backend = "mysql" }
 outcome = "differs"
 reason = "MariaDB does it differently"
 doc = "https://example.invalid/doc"
+signature = { checks = ["rows"], observed = { "rows" = 2 } }
 """,
     )
     expectations = load_registry(path)
@@ -71,6 +73,7 @@ doc = "https://example.invalid/doc"
     assert chosen is not None and chosen.outcome == "differs"
     assert expectations[0].doc.startswith("https://docs.sqlalchemy.org/en/")
     assert expectation_for(expectations, "other", MARIADB) is None
+    assert chosen.signature == Signature(checks=("rows",), observed={"rows": 2})
 
 
 @pytest.mark.parametrize(
@@ -82,6 +85,26 @@ doc = "https://example.invalid/doc"
             'behaviour = "a.b"\noutcome = "differs"\nreason = "r"\ndoc = "d"\ntarget = { colour = "red" }',
             "unknown target",
         ),
+        ('behaviour = "a.b"\noutcome = "differs"\nreason = "r"\ndoc = "d"', "a differs entry needs a signature"),
+        (
+            'behaviour = "a.b"\noutcome = "differs"\nreason = "r"\ndoc = "d"\nsignature = { checks = [] }',
+            "names the failing checks",
+        ),
+        (
+            'behaviour = "a.b"\noutcome = "differs"\nreason = "r"\ndoc = "d"\n'
+            'signature = { checks = ["x"], observed = { y = 1 } }',
+            "not in its checks",
+        ),
+        (
+            'behaviour = "a.b"\noutcome = "differs"\nreason = "r"\ndoc = "d"\nsignature = { raises = ["Error"] }',
+            "qualified exception class",
+        ),
+        ('behaviour = "a.b"\noutcome = "known-issue"\nreason = "r"\ndoc = "d"', "needs an issue link"),
+        (
+            'behaviour = "a.b"\noutcome = "unsupported"\nreason = "r"\ndoc = "d"\nsignature = { checks = ["x"] }',
+            "an unsupported entry has no signature",
+        ),
+        ('behaviour = "a.b"\noutcome = "unsupported"\nreason = "r"\ndoc = "d"\nsomething = 1', "unknown field"),
         (
             'behaviour = "a.b"\noutcome = "differs"\nreason = "r"\ndoc = "d"\ntarget = { server_version = "ten" }',
             "not a version specifier",
@@ -113,6 +136,17 @@ def test_every_registry_entry_names_a_declared_behaviour():
     for expectation in load_registry():
         assert expectation.behaviour in declared, f"registry entry for unknown behaviour {expectation.behaviour}"
         assert expectation.reason.strip() and expectation.doc.startswith("https://")
+
+
+def test_every_differs_entry_has_a_signature_and_every_known_issue_a_link():
+    entries = load_registry()
+    differs = [entry for entry in entries if entry.outcome == "differs"]
+    known = [entry for entry in entries if entry.outcome == "known-issue"]
+    assert differs and known
+    assert all(entry.signature is not None for entry in differs)
+    assert all(entry.issue.startswith("https://") for entry in known)
+    # differs is for differences SQLAlchemy documents: the link goes to SQLAlchemy's documentation
+    assert [entry.behaviour for entry in differs if not entry.doc.startswith("https://docs.sqlalchemy.org/")] == []
 
 
 def test_every_behaviour_states_its_claim_and_documentation_section():

@@ -29,17 +29,32 @@ def test_fails(engine, capture):
 
 
 @behaviour("demo.differs", doc="core/connections.html")
-def test_differs(engine, capture):
-    """A behaviour that does not hold, as the registry documents. Docs: none."""
+def test_differs(engine, capture, checks):
+    """A behaviour that does not hold, as the registry documents (its signature matches). Docs: none."""
     select_one(engine, capture)
-    assert capture.round_trips == 2
+    checks.equal("round trips", capture.round_trips, 2)
+    checks.equal("statements", capture.sql(), ["SELECT 1"])
+
+
+@behaviour("demo.not-as-documented", doc="core/connections.html")
+def test_not_as_documented(engine, capture, checks):
+    """A behaviour that deviates, but not as its registry signature says. Docs: none."""
+    select_one(engine, capture)
+    checks.equal("round trips", capture.round_trips, 2)
+
+
+@behaviour("demo.known-issue", doc="core/connections.html")
+def test_known_issue(engine, capture, checks):
+    """A behaviour that fails as a registered known issue: still a fail. Docs: none."""
+    select_one(engine, capture)
+    checks.equal("round trips", capture.round_trips, 2)
 
 
 @behaviour("demo.stale", doc="core/connections.html")
-def test_stale(engine, capture):
+def test_stale(engine, capture, checks):
     """A behaviour the registry says differs, but which holds. Docs: none."""
     select_one(engine, capture)
-    assert capture.round_trips == 1
+    checks.equal("round trips", capture.round_trips, 1)
 
 
 @behaviour("demo.unsupported", doc="core/connections.html")
