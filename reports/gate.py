@@ -12,8 +12,9 @@ shape + target (``benchmark.STRATEGY.ROWS[.ROW_SHAPE]``).
   fail <-> error.
 - ``missing``: a baseline cell or benchmark is absent from the candidate (missing is never a pass).
 - ``drift``: the outcome class stayed, but the behaviour changed: pass <-> differs, or a difference in the
-  evidence: round trips, executemany, insertmanyvalues batches, statement count or shape, exception classes
-  (SQLAlchemy's and the driver's; never the message). Cells that are ``error`` on both sides are not compared.
+  evidence: round trips, executemany, insertmanyvalues batches, statement count or structure, exception
+  classes (SQLAlchemy's and the driver's; never the message), or any observed value (shown before -> after).
+  Cells that are ``error`` on both sides are not compared.
 - ``slowdown``: a benchmark's candidate median exceeds the baseline median by more than the threshold
   (default 10%) AND the spreads [median - 2 IQR, median + 2 IQR] of the two sides do not overlap AND the
   physical-limit measurement of the same target and size (the control: raw DBAPI, untouched by SQLAlchemy)
@@ -25,8 +26,8 @@ shape + target (``benchmark.STRATEGY.ROWS[.ROW_SHAPE]``).
   A benchmark whose outcome got worse (measured -> unsupported/fail/error) is a regression; one whose
   evidence (round trips, statements, ...) changed is drift, whatever its timing.
 - ``improvement`` (the outcome got better, or a benchmark got faster by the same rule), ``new`` (a cell or
-  benchmark only the candidate has) and ``inconclusive`` are shown and never block. Evidence changes of an
-  improved or regressed cell are listed with it.
+  benchmark only the candidate has), ``inconclusive`` and ``cosmetic`` (below) are shown and never block.
+  Evidence changes of an improved or regressed cell are listed with it.
 
 **Statement shape.** Statements are compared after ``normalise_statement``: whitespace collapsed; bound
 parameters (``?``, ``%s``, ``%(name)s``, ``:name``, ``$1``) become ``?``; quoted string literals become
@@ -46,8 +47,31 @@ are kept. What varies between runs of the same versions is taken out:
   ``PRAGMA main.index_info("ux_b")``): SQLAlchemy emits a table's indexes in set order, and reflection
   finds them in creation order.
 
-The statement count leaves the transaction markers out. The measured ``values`` of a cell are not
-compared: the outcome already says whether they matched the claim.
+The statement count leaves the transaction markers out.
+
+**Structural or cosmetic.** A statement change blocks only when its *structure* changed: verbs, tables,
+clauses, RETURNING, ORDER BY, the rows per batch, casts. ``structural_shape`` is the shape without what
+does not change what the database does: identifier quoting (``"user"`` / ```user``` / ``user``), spacing,
+and ``AS name`` labels and aliases (kept inside ``CAST(... AS type)``). A change in those alone is
+``cosmetic``: listed with a word diff, never blocking (SQLAlchemy 2.1 dropped the select-list labels of
+ORM queries, ``SELECT address.id AS address_id`` -> ``SELECT address.id``).
+
+**SQLAlchemy's own queries** (``is_implementation_query``: catalog queries of reflection and inspection,
+``pg_catalog`` / ``information_schema`` / ``sqlite_master`` / ``PRAGMA table_info``-like / ``SHOW`` /
+``DESCRIBE``, and the version, schema and isolation-level probes) are implementation: their text and
+number are listed as cosmetic and left out of the statement and round-trip counts. What they returned is
+what counts, and the behaviours record it as observed values (the reflected columns, the level read back).
+
+**Observed values.** Every evidence key other than the capture's own (round trips, executemany, batches,
+statements, exception, and ``errors_seen``, the errors SQLAlchemy handled itself) holds observed values:
+``values`` (what the test measured), ``checks`` (``[{"name", "expected", "got", "ok"}]``), ``observed``.
+They are flattened to paths (``rows after commit``, ``checks / level / got``) and compared as JSON, with
+object addresses (``at 0x7f..``) and the scratch database name taken out; a value recorded on one side only
+is a change too. A value that holds statements is compared by structure like the statements. Values named
+in ``VARIES_PER_RUN`` (server session ids) differ on every run and are not compared.
+
+Every blocking change carries the ``[[allow]]`` entry that would accept it (``allowlist_entry``), to be
+pasted after review; its reason placeholder is refused until someone writes the reason.
 
 **Allow-list** (TOML, ``[[allow]]`` entries): ``behaviour`` (glob; benchmarks are ``benchmark.STRATEGY.ROWS``),
 ``target`` (a selector, matched like ``fixtures/expectations.toml`` against the candidate's target, or the
@@ -472,7 +496,8 @@ _IMPLEMENTATION_QUERY = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _CAPTURE_PREFIX = re.compile(r"^\[(insertmanyvalues batch|executemany, \d+ parameter sets)\] ")
-_SHAPE_TOKEN = re.compile(r"'\?'|\"[^\"]*\"|`[^`]*`|\[[^\]\s]*\]|[\w$.*×]+|::|\S")
+# one token: a literal, a (partly quoted, dotted) name such as "user".id or `db`.`t`, "::", or one character
+_SHAPE_TOKEN = re.compile(r"'\?'|(?:\"[^\"]*\"|`[^`]*`|[\w$*×]+)(?:\.(?:\"[^\"]*\"|`[^`]*`|[\w$*]+))*|::|\S")
 _CAST_FUNCTIONS = {"CAST", "TRY_CAST", "CONVERT"}
 _NOT_AN_ALIAS = {"SELECT", "WITH", "VALUES", "(", "NOT", "MATERIALIZED", "IDENTITY", "ON", "ROW", "RANGE"}
 
@@ -488,7 +513,7 @@ def structural_shape(statement: str) -> str:
 
     ``AS name`` is dropped everywhere except inside ``CAST(... AS type)``, where it changes the meaning.
     """
-    tokens = _SHAPE_TOKEN.findall(normalise_statement(statement))
+    tokens = [token for token in _SHAPE_TOKEN.findall(normalise_statement(statement)) if not token.isspace()]
     kept: list[str] = []
     casts: list[bool] = []  # per open parenthesis: whether it belongs to a CAST
     skip_next = False
@@ -501,7 +526,8 @@ def structural_shape(statement: str) -> str:
         elif token == ")" and casts:
             casts.pop()
         following = tokens[number + 1] if number + 1 < len(tokens) else ""
-        if token.upper() == "AS" and not (casts and casts[-1]) and following and following.upper() not in _NOT_AN_ALIAS:
+        in_cast = bool(casts) and casts[-1]
+        if token.upper() == "AS" and not in_cast and following and following.upper() not in _NOT_AN_ALIAS:
             skip_next = True
             continue
         kept.append(_unquote(token))
@@ -509,9 +535,7 @@ def structural_shape(statement: str) -> str:
 
 
 def _unquote(token: str) -> str:
-    if len(token) > 1 and token[0] + token[-1] in ('""', "``", "[]") and token != "[]":
-        return token[1:-1]
-    return token
+    return token.replace('"', "").replace("`", "") if token[0] in '"`' else token
 
 
 def order_free_group(shape: str) -> str:
@@ -726,9 +750,8 @@ def compare_cell(before: dict[str, Any], after: dict[str, Any], subject: str, wh
         if not change.cosmetic:
             return None
         change.kind = "cosmetic"
-        change.summary = f"{after['outcome']} on both sides; cosmetic only: " + "; ".join(
-            one_line(note, 160) for note in change.cosmetic
-        )
+        notes = len(change.cosmetic)
+        change.summary = f"{after['outcome']} on both sides; {notes} cosmetic change{'s' if notes != 1 else ''}, listed"
         return change
     outcome = f"{before['outcome']} -> {after['outcome']}" if outcome_kind else f"{after['outcome']} on both sides"
     change.summary = summarise([outcome], change)
@@ -1070,8 +1093,7 @@ def render_text(comparison: Comparison) -> str:
             lines.append(f"    statement {change.statement_index} before: {change.statement_before or '(none)'}")
             lines.append(f"    statement {change.statement_index} after:  {change.statement_after or '(none)'}")
             lines.append(f"    word diff: {word_diff_text(change.statement_before, change.statement_after)}")
-        if change.kind != "cosmetic":
-            lines += [f"    cosmetic: {note}" for note in change.cosmetic]
+        lines += [f"    cosmetic: {note}" for note in change.cosmetic]
         if change.blocking and change.allow_entry:
             lines.append("    to accept it after review, add to the allow-list:")
             lines += [f"      {line}" for line in change.allow_entry.splitlines()]
@@ -1122,7 +1144,7 @@ def render_markdown(comparison: Comparison) -> str:
                 f"{markdown_text(change.summary)}"
             )
             lines += [f"  - {markdown_text(detail)}" for detail in change.details if detail.startswith("value ")]
-            lines += [f"  - cosmetic: {markdown_text(note)}" for note in change.cosmetic if change.kind != "cosmetic"]
+            lines += [f"  - cosmetic: {markdown_text(note)}" for note in change.cosmetic]
             if change.statement_index is not None:
                 before = change.statement_before or "(none)"
                 after = change.statement_after or "(none)"

@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 from packaging.requirements import Requirement
 
-from reports.gate import count_statements, normalise_statement
+from reports.gate import (
+    compare_cell,
+    count_statements,
+    is_implementation_query,
+    normalise_statement,
+    structural_shape,
+    word_diff_text,
+)
 from reports.schema import write_results
 from reports.upgrade import apply_overrides
 
@@ -622,6 +629,193 @@ def test_html_and_markdown_show_hostile_text_as_text(tmp_path):
     outside_code = re.sub(r"(?ms)^  (`{3,})text$.*?^  \1$", "", summary)
     assert "<" not in outside_code
     assert "````text" in summary  # the fence is longer than the statement's own backticks
+
+
+# --- observed values ---------------------------------------------------------------------------------
+
+
+def with_values(outcome: str = "pass", statements: list[str] | None = None, **evidence: Any) -> dict[str, Any]:
+    made = cell("types.numeric-exact-decimal", outcome=outcome, statements=statements)
+    made["evidence"].update(evidence)
+    return made
+
+
+def test_a_changed_measured_value_is_drift_shown_before_and_after(tmp_path):
+    # issue 14: Numeric results sign-flipped, the SQLite cell stayed differs, and the gate said "no changes"
+    before = [with_values("differs", values={"returned": ["Decimal('12345678901234.5684')"], "types": ["Decimal"]})]
+    after = candidate_of(before)
+    after[0]["evidence"]["values"]["returned"] = ["Decimal('-12345678901234.5684')"]
+    completed = compare(tmp_path, before, after)
+    assert completed.returncode == 1, completed.stdout
+    assert "differs on both sides; 1 observed value changed" in completed.stdout
+    expected = """value returned: ["Decimal('12345678901234.5684')"] -> ["Decimal('-12345678901234.5684')"]"""
+    assert expected in completed.stdout
+    assert "value types" not in completed.stdout
+
+
+def test_every_evidence_key_with_observed_values_is_compared():
+    checks = [{"name": "rows kept", "expected": 2, "got": 2, "ok": True}, {"name": "level", "got": "SERIALIZABLE"}]
+    before = with_values(checks=checks, observed={"nested": {"deep": [1, 2]}})
+    for path, edit, shown in (
+        ("checks / rows kept / got", lambda e: e["checks"][0].update(got=3), "2 -> 3"),
+        ("checks / level / got", lambda e: e["checks"][1].update(got="READ COMMITTED"), '"SERIALIZABLE" -> "READ'),
+        ("observed / nested / deep", lambda e: e["observed"]["nested"].update(deep=[2, 1]), "[1, 2] -> [2, 1]"),
+        ("checks / rows kept / got", lambda e: e["checks"].pop(0), "2 -> (not recorded)"),
+        ("added", lambda e: e["values"].update(added=0), "(not recorded) -> 0"),
+    ):
+        after = copy.deepcopy(before)
+        edit(after["evidence"])
+        change = compare_cell(before, after, "types.numeric-exact-decimal", "sqlite")
+        assert change is not None and change.blocking, path
+        assert any(detail.startswith(f"value {path}: ") and shown in detail for detail in change.details), change
+    assert compare_cell(before, copy.deepcopy(before), "types.numeric-exact-decimal", "sqlite") is None
+
+
+def test_values_that_differ_on_every_run_are_not_compared():
+    before = with_values(values={"server sessions (before, after)": [10506, 10524], "pool": "<Pool at 0x7f3a2b>"})
+    after = with_values(values={"server sessions (before, after)": [11329, 11353], "pool": "<Pool at 0x7f9c01>"})
+    assert compare_cell(before, after, "pool.pre-ping-replaces-dropped", "postgresql") is None
+    after["evidence"]["values"]["pool"] = "<QueuePool at 0x7f9c01>"
+    assert compare_cell(before, after, "pool.pre-ping-replaces-dropped", "postgresql").blocking
+
+
+# --- statements: structural, cosmetic, SQLAlchemy's own queries --------------------------------------
+
+LABELLED = (
+    "SELECT address.id AS address_id, address.email_address AS address_email_address FROM address "
+    "WHERE ? = address.user_id"
+)
+UNLABELLED = "SELECT address.id, address.email_address FROM address WHERE ? = address.user_id"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (LABELLED, UNLABELLED),  # SQLAlchemy 2.1 dropped select-list labels
+        ('SELECT "user".id FROM "user" AS user_1', "SELECT user.id  FROM user\nAS user_1"),  # quoting, spacing
+        ("SELECT a.x FROM (SELECT t.x AS x FROM t) AS a", "SELECT a.x FROM (SELECT t.x FROM t) AS a"),
+        ("SELECT `t`.`x` FROM `db`.`t`", "SELECT t.x FROM db.t"),
+    ],
+)
+def test_labels_aliases_quoting_and_spacing_are_cosmetic(before, after):
+    assert normalise_statement(before) != normalise_statement(after)
+    assert structural_shape(before) == structural_shape(after)
+    change = compare_cell(cell(statements=[before]), cell(statements=[after]), "rel.lazy-load-once", "sqlite")
+    assert change is not None and change.kind == "cosmetic" and not change.blocking
+    assert "changed only in labels, aliases, quoting or spacing" in change.cosmetic[0]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # SQLAlchemy 2.1 on SQLite: a JSON path comparison became a string comparison
+        ("SELECT t.id FROM t WHERE JSON_EXTRACT(t.value, ?) = ?",
+         "SELECT t.id FROM t WHERE CAST(JSON_EXTRACT(t.value, ?) AS VARCHAR) = ?"),
+        ("SELECT CAST(t.x AS INTEGER) AS x FROM t", "SELECT CAST(t.x AS NUMERIC) AS x FROM t"),
+        ("SELECT t.x FROM t", "SELECT t.x FROM u"),
+        ("SELECT t.x FROM t ORDER BY t.x", "SELECT t.x FROM t"),
+        ("SELECT t.x FROM t WHERE t.x = ?", "SELECT t.x FROM t WHERE t.x = ? FOR UPDATE"),
+        ("INSERT INTO t (x) VALUES (?) RETURNING id", "INSERT INTO t (x) VALUES (?)"),
+        ("INSERT INTO t (x) VALUES (?), (?)", "INSERT INTO t (x) VALUES (?)"),
+        ("UPDATE t SET x=? WHERE t.id = ?", "DELETE FROM t WHERE t.id = ?"),
+        ("INSERT INTO t (x) VALUES (%(x)s::VARCHAR)", "INSERT INTO t (x) VALUES (%(x)s::TEXT)"),
+    ],
+)  # fmt: skip
+def test_verbs_tables_clauses_returning_ordering_batches_and_casts_are_structural(before, after):
+    assert structural_shape(before) != structural_shape(after)
+    change = compare_cell(cell(statements=[before]), cell(statements=[after]), "types.json-path-where", "sqlite")
+    assert change is not None and change.kind == "drift" and change.blocking
+    assert (change.statement_before, change.statement_after) == (before, after)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT pg_catalog.pg_attribute.attname AS name FROM pg_catalog.pg_attribute WHERE attrelid = %(oid)s",
+        "select pg_catalog.version()",
+        "select current_schema()",
+        "show standard_conforming_strings",
+        "show transaction isolation level",
+        'PRAGMA main.table_xinfo("reflect_child")',
+        'PRAGMA main.index_list("t")',
+        "PRAGMA read_uncommitted",
+        "SELECT sql FROM  (SELECT * FROM sqlite_master UNION ALL SELECT * FROM sqlite_temp_master) WHERE name = ?",
+        "SHOW CREATE TABLE `sqlaconf_1_ab`.`t`",
+        "SELECT @@transaction_isolation",
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+        "DESCRIBE `t`",
+    ],
+)
+def test_sqlalchemys_own_catalog_and_probe_queries_are_recognised(statement):
+    assert is_implementation_query(statement)
+    assert is_implementation_query(f"[executemany, 2 parameter sets] {statement}")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["SELECT t.x FROM t", "PRAGMA foreign_keys = ON", "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE"],
+)
+def test_the_behaviours_own_statements_are_not_implementation(statement):
+    assert not is_implementation_query(statement)
+
+
+def test_catalog_query_text_is_listed_what_reflection_returned_is_compared():
+    # issue 14: 2.0.40 -> 2.0.58 blocked on PostgreSQL's reflection queries with the reflected result identical
+    old = ["SELECT pg_catalog.pg_class.relname FROM pg_catalog.pg_class WHERE relname = %(name)s"] * 3
+    new = ["SELECT pg_catalog.pg_class.oid, pg_catalog.pg_class.relname FROM pg_catalog.pg_class JOIN "
+           "pg_catalog.pg_namespace ON pg_catalog.pg_namespace.oid = pg_catalog.pg_class.relnamespace"]  # fmt: skip
+    reflected = {"reflected columns": ["id", "parent_id", "label"]}
+    before = cell("reflect.table-autoload-with", statements=["BEGIN (implicit)", *old, "SELECT t.x FROM t"])
+    after = cell("reflect.table-autoload-with", statements=["BEGIN (implicit)", *new, "SELECT t.x FROM t"])
+    before["evidence"]["values"], after["evidence"]["values"] = reflected, copy.deepcopy(reflected)
+    change = compare_cell(before, after, "reflect.table-autoload-with", "postgresql")
+    assert change is not None and change.kind == "cosmetic" and not change.blocking
+    assert "own catalog / probe queries changed (3 -> 1 statements)" in change.cosmetic[0]
+    after["evidence"]["values"]["reflected columns"] = ["id", "label"]
+    change = compare_cell(before, after, "reflect.table-autoload-with", "postgresql")
+    assert change.blocking and any(detail.startswith("value reflected columns: ") for detail in change.details)
+
+
+def test_a_statement_recorded_as_a_value_may_change_cosmetically_but_not_structurally():
+    before = cell("dml.update-returning", statements=[])
+    before["evidence"]["values"] = {"statements": [LABELLED]}
+    after = copy.deepcopy(before)
+    after["evidence"]["values"]["statements"] = [UNLABELLED]
+    change = compare_cell(before, after, "dml.update-returning", "sqlite")
+    assert change.kind == "cosmetic" and "value statements: statements differ only cosmetically" in change.cosmetic[0]
+    after["evidence"]["values"]["statements"] = [UNLABELLED + " ORDER BY address.id"]
+    assert compare_cell(before, after, "dml.update-returning", "sqlite").blocking
+
+
+def test_the_word_diff_marks_removed_and_added_words():
+    assert word_diff_text(LABELLED, UNLABELLED).startswith("SELECT address.id[- AS address_id-], address.email")
+    assert word_diff_text("SELECT x FROM t", "SELECT x FROM u") == "SELECT x FROM [-t-]{+u+}"
+    assert word_diff_text(None, "COMMIT") == "{+COMMIT+}"
+
+
+def test_a_blocking_change_shows_the_whole_statement_a_word_diff_and_an_entry_to_paste(tmp_path):
+    columns = ", ".join(f"%(column_{n}__0)s::VARCHAR" for n in range(20))
+    long_before = f"INSERT INTO wide (c) VALUES ({columns}) RETURNING wide.id"
+    long_after = long_before.replace("RETURNING wide.id", "RETURNING wide.id, wide.id AS id__1")
+    assert len(long_before) > 400
+    before = [cell("imv.orm-flush-batched-returning", statements=[long_before])]
+    after = candidate_of(before)
+    after[0]["evidence"]["statements"] = [long_after]
+    completed = compare(tmp_path, before, after, "--markdown", tmp_path / "summary.md", "--html", tmp_path / "g.html")
+    assert completed.returncode == 1
+    assert f"before: {long_before}\n" in completed.stdout and f"after:  {long_after}\n" in completed.stdout
+    assert "RETURNING wide.id{+, wide.id AS id__1+}" in completed.stdout
+    assert "<ins>, wide.id AS id__1</ins>" in (tmp_path / "g.html").read_text()
+    entry = completed.stdout.split("add to the allow-list:\n", 1)[1].split("verdict:", 1)[0]
+    entry = "\n".join(line.strip() for line in entry.splitlines())
+    assert 'target = { backend = "sqlite", driver = "pysqlite", flavour = "SQLite", sqlalchemy = ">=2.0.10" }' in entry
+    assert entry in (tmp_path / "summary.md").read_text().replace("\n  ", "\n")
+    pasted = tmp_path / "allow.toml"
+    pasted.write_text(entry)
+    assert_one_line_refusal(compare(tmp_path, before, after, "--allow", pasted), "reason still says 'FILL IN'")
+    pasted.write_text(entry.replace("FILL IN: why this is accepted", "reviewed: a second id column, same rows"))
+    accepted = compare(tmp_path, before, after, "--allow", pasted)
+    assert accepted.returncode == 0 and "ALLOWED" in accepted.stdout, accepted.stdout + accepted.stderr
 
 
 # --- the upgrade driver's constraints ----------------------------------------------------------------
