@@ -328,8 +328,8 @@ def test_orm_update_evaluate_syncs_objects_in_python_without_select(engine, capt
 @behaviour("session.orm-update-fetch", doc="orm/queryguide/dml.html#orm-queryguide-update-delete-sync")
 def test_orm_update_fetch_finds_rows_by_returning_or_select(engine, capture, target_facts):
     """An ORM-enabled ``update()`` with ``synchronize_session="fetch"`` learns the matched primary keys from
-    UPDATE..RETURNING where the dialect supports it, else from a SELECT before the UPDATE, and the matching
-    objects in the Session carry the new value.
+    UPDATE..RETURNING where the target documents it, else from a SELECT before the UPDATE (per-target fact
+    orm-fetch-update-finds-rows-by), and the matching objects in the Session carry the new value.
 
     Docs: ORM Querying Guide > ORM-Enabled INSERT, UPDATE, and DELETE > Selecting a Synchronization Strategy.
     """
@@ -354,8 +354,8 @@ def test_orm_update_fetch_finds_rows_by_returning_or_select(engine, capture, tar
 @behaviour("session.orm-delete-fetch", doc="orm/queryguide/dml.html#orm-queryguide-update-delete-sync")
 def test_orm_delete_fetch_marks_matched_objects_deleted(engine, capture, target_facts):
     """An ORM-enabled ``delete()`` with ``synchronize_session="fetch"`` learns the matched primary keys from
-    DELETE..RETURNING where the dialect supports it, else from a SELECT before the DELETE, and moves the
-    matching objects out of the Session into the deleted state.
+    DELETE..RETURNING where the target documents it, else from a SELECT before the DELETE (per-target fact
+    orm-fetch-delete-finds-rows-by), and moves the matching objects out of the Session into the deleted state.
 
     Docs: ORM Querying Guide > ORM-Enabled INSERT, UPDATE, and DELETE > Selecting a Synchronization Strategy.
     """
