@@ -687,6 +687,18 @@ def sql_texts(value: Any) -> list[str] | None:
     return None
 
 
+def shown_elsewhere(path: str, values_before: dict[str, Any], values_after: dict[str, Any]) -> bool:
+    """A check's ``got`` that the test also recorded as the measured value of the same name, with the same change."""
+    prefix, _, name = path.partition(" / ")
+    name, _, field_name = name.rpartition(" / ")
+    if prefix != "checks" or field_name != "got" or name not in values_before or name not in values_after:
+        return False
+    return (comparable_value(values_before[name]), comparable_value(values_after[name])) == (
+        comparable_value(values_before[path]) if path in values_before else None,
+        comparable_value(values_after[path]) if path in values_after else None,
+    )
+
+
 def same_structure(one: Any, other: Any) -> bool:
     """Whether two recorded values are statements that differ only in their cosmetics."""
     statements = sql_texts(one), sql_texts(other)
@@ -705,7 +717,7 @@ def compare_observed_values(before: dict[str, Any], after: dict[str, Any], chang
     values_before, values_after = observed_values(before), observed_values(after)
     for path in sorted(set(values_before) | set(values_after), key=str.casefold):
         one, other = values_before.get(path, ABSENT), values_after.get(path, ABSENT)
-        if comparable_value(one) == comparable_value(other):
+        if comparable_value(one) == comparable_value(other) or shown_elsewhere(path, values_before, values_after):
             continue
         if same_structure(one, other):
             change.cosmetic.append(

@@ -669,6 +669,13 @@ def test_every_evidence_key_with_observed_values_is_compared():
         assert change is not None and change.blocking, path
         assert any(detail.startswith(f"value {path}: ") and shown in detail for detail in change.details), change
     assert compare_cell(before, copy.deepcopy(before), "types.numeric-exact-decimal", "sqlite") is None
+    # a check whose result the test also records as a measured value is shown once
+    before["evidence"]["values"]["rows kept"] = 2
+    after = copy.deepcopy(before)
+    after["evidence"]["values"]["rows kept"] = 3
+    after["evidence"]["checks"][0].update(got=3, ok=False)
+    details = compare_cell(before, after, "types.numeric-exact-decimal", "sqlite").details
+    assert details == ["value checks / rows kept / ok: true -> false", "value rows kept: 2 -> 3"]
 
 
 def test_values_that_differ_on_every_run_are_not_compared():
