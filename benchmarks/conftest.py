@@ -197,15 +197,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def results_path(config: pytest.Config) -> Path:
+    """--results (tox names it), else a file under reports/results/direct/, which the report does not merge
+    by default, like the suites' own runs by hand."""
     chosen = config.getoption("results")
     if chosen:
         return Path(chosen)
-    tox_env = os.environ.get("TOX_ENV_NAME", "")
-    if tox_env.startswith("bench"):
-        name = tox_env
-    else:
-        name = "bench-" + "+".join(spec.id for spec in config.stash[STATE].specs())
-    return PROJECT_ROOT / "reports" / "results" / f"{name}.json"
+    name = "bench-" + "+".join(spec.id for spec in config.stash[STATE].specs())
+    return PROJECT_ROOT / "reports" / "results" / "direct" / f"{name}.json"
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

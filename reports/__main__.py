@@ -19,7 +19,7 @@ from typing import NoReturn
 from reports import upgrade
 from reports.gate import DEFAULT_THRESHOLD_PERCENT, percent, run_gate
 from reports.html import render_markdown, write_report
-from reports.merge import load_matrix
+from reports.merge import describe_sources, load_matrix
 from reports.schema import ResultsError, describe_tally
 
 DEFAULT_RESULTS = Path("reports/results")
@@ -65,6 +65,8 @@ def build(arguments: argparse.Namespace) -> int:
     if arguments.markdown:
         arguments.markdown.parent.mkdir(parents=True, exist_ok=True)
         arguments.markdown.write_text(render_markdown(matrix), encoding="utf-8")
+    for line in describe_sources(matrix):
+        print(line)
     tally = describe_tally(matrix.counts())
     print(f"report: {path} ({len(matrix.behaviours)} behaviours x {len(matrix.targets)} targets; {tally})")
     for duplicate in matrix.duplicates:

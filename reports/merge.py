@@ -36,8 +36,16 @@ class Matrix:
     duplicates: list[str] = field(default_factory=list)
     benchmarks: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, data: dict[str, Any], source: str) -> None:
-        self.runs.append({**data["run"], "source": source})
+    def add(self, data: dict[str, Any], source: str, path: str = "") -> None:
+        self.runs.append(
+            {
+                **data["run"],
+                "source": source,
+                "path": path or source,
+                "cell_count": len(data["cells"]),
+                "benchmark_count": len(data.get("benchmarks", [])),
+            }
+        )
         for cell in data["cells"]:
             key = target_key(cell["target"])
             self.targets.setdefault(key, cell["target"])
@@ -82,5 +90,14 @@ def load_matrix(paths: Iterable[Path]) -> Matrix:
         raise ResultsError("no results files found")
     matrix = Matrix()
     for path in files:
-        matrix.add(load_results(path), path.name)
+        matrix.add(load_results(path), path.name, str(path))
     return matrix
+
+
+def describe_sources(matrix: Matrix) -> list[str]:
+    """One line per merged file and when its run started, so nothing stale is merged silently."""
+    return [
+        f"merged {run['path']}: run started {run.get('started', '?')}, {run['cell_count']} cells"
+        + (f", {run['benchmark_count']} benchmarks" if run["benchmark_count"] else "")
+        for run in matrix.runs
+    ]

@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy
 
 from fixtures.targets import DRIVERS, driver_for_url, parse_url
+from reports.merge import expand_paths
 from reports.schema import load_results
-from tests.conftest import DATA, clean_environment, leftovers_in, run_suite, start_child
+from tests.conftest import DATA, PROJECT_ROOT, clean_environment, leftovers_in, run_suite, start_child
 
 
 def cells_by_behaviour(path):
@@ -89,6 +90,19 @@ def test_sqlite_run_gives_evidence_for_every_cell_and_no_undocumented_difference
             assert cell["reason"] and cell["doc"].startswith("https://"), cell["behaviour"]
     assert data["run"]["sqlalchemy"] == sqlalchemy.__version__
     assert data["cells"][0]["target"]["server"].startswith("SQLite ")
+
+
+def test_a_run_without_results_writes_apart_from_what_the_report_merges_by_default():
+    written = PROJECT_ROOT / "reports" / "results" / "direct" / "sqlite-pysqlite.json"
+    written.unlink(missing_ok=True)
+    completed = run_suite("suites/test_transactions.py", "--backend", "sqlite", "-k", "commit_as_you_go")
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    try:
+        assert f"results: {written}" in completed.stdout
+        assert load_results(written)["cells"]
+        assert written not in expand_paths([PROJECT_ROOT / "reports" / "results"])
+    finally:
+        written.unlink(missing_ok=True)
 
 
 def database_names(server) -> list[str]:

@@ -139,3 +139,11 @@ def test_a_directory_of_results_from_several_targets_becomes_one_matrix(tmp_path
     completed = build(str(tmp_path), "-o", str(tmp_path / "html"))
     assert completed.returncode == 0
     assert "1 behaviours x 2 targets" in completed.stdout
+
+
+def test_the_report_says_which_files_it_merged_and_when_their_runs_started(tmp_path):
+    write_results(tmp_path / "sqlite.json", results_document())
+    completed = build(str(tmp_path), "-o", str(tmp_path / "html"))
+    assert completed.returncode == 0, completed.stderr
+    merged = f"merged {tmp_path / 'sqlite.json'}: run started 2026-11-21T00:00:00+00:00, 1 cells"
+    assert completed.stdout.splitlines()[0] == merged
