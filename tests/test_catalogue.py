@@ -67,7 +67,7 @@ def test_default_targets_have_no_fail_or_error_and_every_deviation_says_why(seri
     problems = [
         (cell["behaviour"], cell["target"]["backend"], cell["reason"][:200])
         for cell in serial_cells
-        if cell["outcome"] in ("fail", "error")
+        if cell["outcome"] in ("fail", "error") and not cell.get("known_issue")  # registered known issues stay red
     ]
     assert problems == []
     for cell in serial_cells:
@@ -89,7 +89,8 @@ def test_every_registry_entry_that_applies_to_a_target_of_the_run_is_used_by_a_c
             if not selector_matches(entry.target, target):
                 continue
             cell = outcome_of.get((entry.behaviour, key))
-            if cell is None or cell["outcome"] != entry.outcome:
+            expected = "fail" if entry.outcome == "known-issue" else entry.outcome  # a known issue stays a fail
+            if cell is None or cell["outcome"] != expected:
                 unused.append((entry.behaviour, target["backend"], cell and cell["outcome"]))
     assert unused == []
 
