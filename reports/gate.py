@@ -499,6 +499,7 @@ _CAPTURE_PREFIX = re.compile(r"^\[(insertmanyvalues batch|executemany, \d+ param
 # one token: a literal, a (partly quoted, dotted) name such as "user".id or `db`.`t`, "::", or one character
 _SHAPE_TOKEN = re.compile(r"'\?'|(?:\"[^\"]*\"|`[^`]*`|[\w$*×]+)(?:\.(?:\"[^\"]*\"|`[^`]*`|[\w$*]+))*|::|\S")
 _CAST_FUNCTIONS = {"CAST", "TRY_CAST", "CONVERT"}
+_DDL = re.compile(r"(CREATE|ALTER|DROP|COMMENT)\b", re.IGNORECASE)
 _NOT_AN_ALIAS = {"SELECT", "WITH", "VALUES", "(", "NOT", "MATERIALIZED", "IDENTITY", "ON", "ROW", "RANGE"}
 
 
@@ -511,9 +512,11 @@ def is_implementation_query(statement: str) -> bool:
 def structural_shape(statement: str) -> str:
     """The shape with its cosmetics taken out: identifier quoting, select-list labels and aliases, spacing.
 
-    ``AS name`` is dropped everywhere except inside ``CAST(... AS type)``, where it changes the meaning.
+    ``AS name`` is dropped in queries and DML, except inside ``CAST(... AS type)``, where it changes the
+    meaning; DDL keeps it (``CREATE SEQUENCE s AS BIGINT``, ``GENERATED ALWAYS AS``).
     """
     tokens = [token for token in _SHAPE_TOKEN.findall(normalise_statement(statement)) if not token.isspace()]
+    is_ddl = _DDL.match(_CAPTURE_PREFIX.sub("", str(statement)).lstrip()) is not None
     kept: list[str] = []
     casts: list[bool] = []  # per open parenthesis: whether it belongs to a CAST
     skip_next = False
@@ -527,7 +530,8 @@ def structural_shape(statement: str) -> str:
             casts.pop()
         following = tokens[number + 1] if number + 1 < len(tokens) else ""
         in_cast = bool(casts) and casts[-1]
-        if token.upper() == "AS" and not in_cast and following and following.upper() not in _NOT_AN_ALIAS:
+        is_alias = following and following.upper() not in _NOT_AN_ALIAS
+        if token.upper() == "AS" and not is_ddl and not in_cast and is_alias:
             skip_next = True
             continue
         kept.append(_unquote(token))

@@ -726,6 +726,7 @@ def test_labels_aliases_quoting_and_spacing_are_cosmetic(before, after):
         ("INSERT INTO t (x) VALUES (?), (?)", "INSERT INTO t (x) VALUES (?)"),
         ("UPDATE t SET x=? WHERE t.id = ?", "DELETE FROM t WHERE t.id = ?"),
         ("INSERT INTO t (x) VALUES (%(x)s::VARCHAR)", "INSERT INTO t (x) VALUES (%(x)s::TEXT)"),
+        ("CREATE SEQUENCE s AS INTEGER", "CREATE SEQUENCE s AS BIGINT"),
     ],
 )  # fmt: skip
 def test_verbs_tables_clauses_returning_ordering_batches_and_casts_are_structural(before, after):
