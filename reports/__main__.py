@@ -1,6 +1,7 @@
 """Command line: ``python -m reports build|gate|upgrade ...``.
 
-- ``build [RESULTS ...] -o DIR [--markdown FILE]``: merge results files into the HTML report.
+- ``build [RESULTS ...] -o DIR [--markdown FILE]``: merge results files into the HTML report and its Markdown
+  summary (``DIR/summary.md`` unless ``--markdown`` says where).
 - ``gate BASELINE CANDIDATE [--allow FILE] [--markdown FILE] [--html FILE] [--threshold PERCENT]``:
   compare two sets of results (files or directories) and say what blocks an upgrade.
 - ``upgrade [--from REQ ...] [--to REQ ...] [--from-constraints FILE] [--to-constraints FILE]``: run the
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="merge results files into an HTML report")
     build.add_argument("results", nargs="*", type=Path, help="results files or directories (default reports/results)")
     build.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="directory for index.html")
-    build.add_argument("--markdown", type=Path, help="also write a Markdown summary here")
+    build.add_argument("--markdown", type=Path, help="the Markdown summary (default: summary.md beside index.html)")
 
     gate = commands.add_parser("gate", help="compare baseline and candidate results; exit 1 on blocking changes")
     gate.add_argument("baseline", type=Path, help="baseline results: a file or a directory of *.json")
@@ -62,13 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
 def build(arguments: argparse.Namespace) -> int:
     matrix = load_matrix(arguments.results or [DEFAULT_RESULTS])
     path = write_report(matrix, arguments.output)
-    if arguments.markdown:
-        arguments.markdown.parent.mkdir(parents=True, exist_ok=True)
-        arguments.markdown.write_text(render_markdown(matrix), encoding="utf-8")
+    summary = arguments.markdown or arguments.output / "summary.md"  # every report has its summary beside it
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text(render_markdown(matrix), encoding="utf-8")
     for line in describe_sources(matrix):
         print(line)
     tally = describe_tally(matrix.counts())
     print(f"report: {path} ({len(matrix.behaviours)} behaviours x {len(matrix.targets)} targets; {tally})")
+    print(f"summary: {summary}")
     for duplicate in matrix.duplicates:
         print(f"warning: duplicate cell: {duplicate}", file=sys.stderr)
     return 0

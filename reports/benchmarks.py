@@ -434,10 +434,12 @@ def render_benchmarks_markdown(benchmarks: list[dict[str, Any]]) -> str:
                     f"| {markdown_cell(row.title)} | {row.rows} | {row.median} | {spread} | {row.rows_per_s} "
                     f"| {row.fraction_of_limit} | {markdown_cell(row.round_trips)} | {row.peak_memory} |{extra}"
                 )
-        if any(row.noisy for group in section.sizes for row in group.measurements):
-            lines.append(f"⚠ IQR/median above {NOISY_SPREAD:.0%}: a busy machine, or too few rounds.")
-        if section.machine_spread:
-            lines.append(f"Control: {markdown_cell(section.machine_spread)}.")
-        lines += [f"- note: {markdown_cell(note)}" for note in section.notes]
+        # a table runs on until a blank line: every line after it is a paragraph of its own
         lines.append("")
+        if any(row.noisy for group in section.sizes for row in group.measurements):
+            lines += [f"⚠ IQR/median above {NOISY_SPREAD:.0%}: a busy machine, or too few rounds.", ""]
+        if section.machine_spread:
+            lines += [f"Control: {markdown_cell(section.machine_spread)}.", ""]
+        if section.notes:
+            lines += [*(f"- note: {markdown_cell(note)}" for note in section.notes), ""]
     return "\n".join(lines)

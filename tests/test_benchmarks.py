@@ -10,6 +10,7 @@ import re
 import jinja2
 import pytest
 import sqlalchemy
+from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy.engine import URL
 
@@ -276,6 +277,23 @@ def test_markdown_keeps_its_table_intact_and_flags_a_wide_spread():
     assert all(len(re.split(r"(?<!\\)\|", line)) == 10 for line in table_lines)
     assert "no RETURNING \\| here" in markdown
     assert "physical limit: COPY FROM STDIN" in markdown
+
+
+def test_markdown_renders_on_github_as_one_table_per_target_with_its_notes_below_it():
+    records = hand_made_records()
+    noisy = next(r for r in records if r["strategy"] == "core_executemany" and r["rows"] == 1000)
+    noisy["iqr_s"] = noisy["median_s"] * 0.12
+    spread = {"before": {"what": "a loop", "rounds": 15, "median_s": 0.15, "iqr_ratio": 0.072}}
+    for item in records:
+        item["machine_spread"] = spread
+    records.append(dict(records[1]))  # a repeated measurement: a note under the table
+    html = MarkdownIt("commonmark").enable("table").render(render_benchmarks_markdown(records))
+    [table] = re.findall(r"<table>.*?</table>", html, flags=re.DOTALL)
+    assert table.count("<tr>") == 1 + 11  # the heading and the eleven measurements, nothing else
+    assert "⚠ IQR/median" not in table and "Control" not in table and "note" not in table
+    assert "<p>⚠ IQR/median above 5%: a busy machine, or too few rounds.</p>" in html
+    assert "<p>Control: this machine's own IQR/median: 7.2% before the benchmarks (a loop, 15 rounds).</p>" in html
+    assert "<li>note: core_executemany at 1,000 rows appears twice: kept the first</li>" in html
 
 
 # --- async drivers ---------------------------------------------------------------------------------------------

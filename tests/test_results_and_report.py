@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from markdown_it import MarkdownIt
 
 from reports.schema import SCHEMA_VERSION, ResultsError, load_results, write_results
 from tests.conftest import PROJECT_ROOT
@@ -147,3 +148,15 @@ def test_the_report_says_which_files_it_merged_and_when_their_runs_started(tmp_p
     assert completed.returncode == 0, completed.stderr
     merged = f"merged {tmp_path / 'sqlite.json'}: run started 2026-11-21T00:00:00+00:00, 1 cells"
     assert completed.stdout.splitlines()[0] == merged
+
+
+def test_every_report_has_its_markdown_summary_beside_it_and_it_renders_as_gfm(tmp_path):
+    write_results(tmp_path / "sqlite.json", results_document(outcome="fail", reason="deliberately | wrong"))
+    completed = build(str(tmp_path / "sqlite.json"), "-o", str(tmp_path / "html"))
+    assert completed.returncode == 0, completed.stderr
+    summary = tmp_path / "html" / "summary.md"
+    assert f"summary: {summary}" in completed.stdout
+    html = MarkdownIt("commonmark").enable("table").render(summary.read_text())
+    [table] = re.findall(r"<table>.*?</table>", html, flags=re.DOTALL)
+    assert table.count("<tr>") == 2 and "<td>sqlite/pysqlite</td>" in table
+    assert "<li><strong>fail</strong> <code>txn.demo</code> on sqlite/pysqlite: deliberately | wrong</li>" in html
