@@ -639,16 +639,25 @@ def word_diff_text(before: str | None, after: str | None) -> str:
 
 # --- observed values ---------------------------------------------------------------------------------
 
-# Evidence keys that are not observed values: compared above, or (errors_seen) the database errors
-# SQLAlchemy met and handled itself (a has_table probe), which are implementation.
-NOT_OBSERVED = ("round_trips", "executemany", "insertmanyvalues_batches", "statements", "exception", "errors_seen")
+# Evidence keys that are not observed values: compared above, (errors_seen) the database errors SQLAlchemy
+# met and handled itself (a has_table probe), which are implementation, and the values a test declared
+# to differ on every run (``Capture.measure(..., varies_per_run=True)``).
+NOT_OBSERVED = (
+    "round_trips",
+    "executemany",
+    "insertmanyvalues_batches",
+    "statements",
+    "exception",
+    "errors_seen",
+    "values_varying_per_run",
+)
 _MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _SQL_TEXT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|WITH|PRAGMA)\s", re.IGNORECASE)
 VALUE_TEXT_LIMIT = 600
 
 
-# Values that differ between two runs of the same versions: the server's session / process ids a
-# pool behaviour records to show that a connection was replaced. They are not compared.
+# Values that differ between two runs of the same versions, recorded before ``varies_per_run`` existed:
+# the server's session / process ids a pool behaviour records to show that a connection was replaced.
 VARIES_PER_RUN = re.compile(
     r"\b(server sessions?|session ids?|backend pids?|pids?|process ids?|connection ids?)\b", re.I
 )

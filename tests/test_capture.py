@@ -132,3 +132,12 @@ def test_parameters_never_reach_the_evidence_and_long_statements_are_cut(engine)
     whole = f"SELECT 1 AS {long_alias[:60]}, '{long_alias}'"
     head, gap, tail = re.fullmatch(r"(.*) …\[(\d+) characters left out\]… (.*)", capture.sql()[-1]).groups()
     assert whole.startswith(head) and whole.endswith(tail) and len(head) + int(gap) + len(tail) == len(whole)
+
+
+def test_values_that_vary_per_run_are_kept_apart_from_compared_values():
+    capture = Capture()
+    assert capture.measure("rows kept", ["sandy"]) == ["sandy"]
+    assert capture.measure("server sessions", [101, 102], varies_per_run=True) == [101, 102]
+    evidence = capture.evidence()
+    assert evidence["values"] == {"rows kept": ["sandy"]}
+    assert evidence["values_varying_per_run"] == {"server sessions": [101, 102]}

@@ -682,6 +682,9 @@ def test_values_that_differ_on_every_run_are_not_compared():
     before = with_values(values={"server sessions (before, after)": [10506, 10524], "pool": "<Pool at 0x7f3a2b>"})
     after = with_values(values={"server sessions (before, after)": [11329, 11353], "pool": "<Pool at 0x7f9c01>"})
     assert compare_cell(before, after, "pool.pre-ping-replaces-dropped", "postgresql") is None
+    before["evidence"]["values_varying_per_run"] = {"port": 5432}
+    after["evidence"]["values_varying_per_run"] = {"port": 5433}
+    assert compare_cell(before, after, "pool.pre-ping-replaces-dropped", "postgresql") is None
     after["evidence"]["values"]["pool"] = "<QueuePool at 0x7f9c01>"
     assert compare_cell(before, after, "pool.pre-ping-replaces-dropped", "postgresql").blocking
 
