@@ -24,7 +24,9 @@ from fixtures.provision import (
     HOST_LABEL,
     IMAGE_VARIABLES,
     OWNER_LABEL,
+    ProvisioningError,
     Server,
+    configure_testcontainers,
     docker_engine_answers,
     start_docker_server,
 )
@@ -50,6 +52,14 @@ def docker_client() -> Iterator[object]:
     client = docker.from_env()
     yield client
     client.close()
+
+
+def test_an_engine_on_another_machine_is_refused_with_one_line():
+    """Ports published on that machine's loopback cannot be reached from here."""
+    with pytest.raises(ProvisioningError, match="is not on this machine") as raised:
+        configure_testcontainers({"DOCKER_HOST": "tcp://192.0.2.1:2375"})
+    assert "\n" not in str(raised.value)
+    configure_testcontainers({"DOCKER_HOST": "tcp://127.0.0.1:2375"})  # a local engine over TCP is fine
 
 
 def containers_of(client, pid: int) -> list:
