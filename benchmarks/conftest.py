@@ -57,11 +57,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "same server, and keep its median beside ours (fetched from PyPI's source distribution, or "
         "CONFORMANCE_SQLA_SDIST)",
     )
+    group.addoption(
+        "--bench-pytest-table",
+        action="store_true",
+        help="also print pytest-benchmark's own table (240 columns; off by default: ours comes after the run)",
+    )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark's own, which reads --benchmark-quiet
 def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.hasplugin("benchmark"):
         pytest.exit("sqla-conformance: the benchmarks need pytest-benchmark: pip install -r requirements/bench.txt", 2)
+    if not config.getoption("bench_pytest_table"):
+        config.option.benchmark_quiet = True
     try:
         config.stash[SETTINGS] = read_settings(config)
     except ValueError as error:

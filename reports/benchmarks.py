@@ -28,6 +28,10 @@ PALETTE = (
     "#ad494a",
 )
 LIMIT_COLOUR = "#000000"
+ABOVE_LIMIT = (
+    "above 100% of the limit: faster than the fastest raw path measured here, which no path through SQLAlchemy "
+    "can really be; noise, or first-use costs of the raw path at this size."
+)
 NOISY_SPREAD = 0.05  # IQR/median above this: the machine was busy, or the measurement needs more rounds
 CHART_WIDTH, CHART_HEIGHT = 900, 330
 PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 70, 470, 20, 280
@@ -50,6 +54,7 @@ class BenchmarkRow:
     noisy: bool = False
     rows_per_s: str = ""
     fraction_of_limit: str = ""
+    above_limit: bool = False  # faster than the fastest raw path: a measurement artefact, not a real speed-up
     round_trips: str = ""
     peak_memory: str = ""
     example: str = ""  # SQLAlchemy's own example on the same server: rows/s and its ratio to ours, or why not
@@ -81,6 +86,7 @@ class TargetSection:
 class BenchmarksView:
     sections: list[TargetSection]
     measurements: int
+    above_limit_note: str = ABOVE_LIMIT
 
 
 # --- formatting ---------------------------------------------------------------------------------------
@@ -248,6 +254,7 @@ def table_row(record: dict[str, Any]) -> BenchmarkRow:
     row.noisy = spread is not None and spread > NOISY_SPREAD
     row.rows_per_s = format_count(record.get("rows_per_s"))
     row.fraction_of_limit = format_percent(record.get("fraction_of_limit"), 0)
+    row.above_limit = not row.is_limit and (record.get("fraction_of_limit") or 0) > 1.0
     trips = record.get("round_trips")
     row.round_trips = "not observable (DBAPI)" if trips is None else format_count(trips)
     row.peak_memory = format_bytes(record.get("peak_mem_bytes"))
@@ -256,30 +263,63 @@ def table_row(record: dict[str, Any]) -> BenchmarkRow:
 
 
 def recommendation(records: list[dict[str, Any]]) -> str:
-    """ "fastest SQLAlchemy path: X, Y% of COPY", at the largest size where anything was measured."""
+    """ "fastest SQLAlchemy path: X, Y% of COPY" at the largest size where anything was measured; "tied within
+    noise" instead when the runner-up's median is not beyond both IQRs."""
     measured = [record for record in records if record.get("outcome", "measured") == "measured"]
     if not measured:
         return "nothing was measured on this target"
     size = max(record["rows"] for record in measured)
     at_size = [record for record in measured if record["rows"] == size]
     sqlalchemy_paths = [record for record in at_size if record.get("layer") in SQLALCHEMY_LAYERS]
-    limit = next((record for record in at_size if record.get("is_limit")), None)
     if not sqlalchemy_paths:
         return f"no SQLAlchemy path was measured at {size:,} rows"
-    fastest = max(sqlalchemy_paths, key=lambda record: record.get("rows_per_s") or 0)
-    speed = format_count(fastest["rows_per_s"])
-    sentence = f"fastest SQLAlchemy path at {size:,} rows: {strategy_label(fastest)}, {speed} rows/s"
-    if limit is not None and fastest.get("fraction_of_limit") is not None:
-        sentence += f", {format_percent(fastest['fraction_of_limit'], 0)} of {limit.get('method') or 'the limit'}"
+    limit = next((record for record in at_size if record.get("is_limit")), None)
+    leaders = tied_with_fastest(sqlalchemy_paths)
+    fastest = leaders[0]
+    reference = fastest.get("limit_method") or ((limit.get("method") or "the limit") if limit else None)
+    has_fraction = reference is not None and fastest.get("fraction_of_limit") is not None
+    if len(leaders) == 1:
+        sentence = f"fastest SQLAlchemy path at {size:,} rows: {strategy_label(fastest)}, "
+        sentence += f"{format_count(fastest['rows_per_s'])} rows/s"
+        sentence += f", {format_percent(fastest['fraction_of_limit'], 0)} of {reference}" if has_fraction else ""
     else:
+        tied = ", ".join(
+            f"{strategy_label(record)} ({format_count(record['rows_per_s'])} rows/s"
+            + (f", {format_percent(record.get('fraction_of_limit'), 0)})" if has_fraction else ")")
+            for record in leaders
+        )
+        sentence = (
+            f"no single fastest SQLAlchemy path at {size:,} rows, tied within noise (medians closer than their "
+            f"IQRs): {tied}"
+        )
+        sentence += f"; percentages of {reference}" if has_fraction else ""
+    if not has_fraction:
         sentence += " (no physical limit measured)"
     orm_paths = [record for record in sqlalchemy_paths if record.get("layer") == "orm"]
-    if orm_paths and fastest.get("layer") != "orm":
-        fastest_orm = max(orm_paths, key=lambda record: record.get("rows_per_s") or 0)
-        sentence += f"; fastest ORM path: {strategy_label(fastest_orm)}"
-        if fastest_orm.get("fraction_of_limit") is not None:
-            sentence += f", {format_percent(fastest_orm['fraction_of_limit'], 0)}"
+    if orm_paths and all(record.get("layer") != "orm" for record in leaders):
+        orm_leaders = tied_with_fastest(orm_paths)
+        if len(orm_leaders) == 1:
+            sentence += f"; fastest ORM path: {strategy_label(orm_leaders[0])}"
+            if orm_leaders[0].get("fraction_of_limit") is not None:
+                sentence += f", {format_percent(orm_leaders[0]['fraction_of_limit'], 0)}"
+        else:
+            sentence += f"; ORM paths tied within noise: {', '.join(strategy_label(r) for r in orm_leaders)}"
     return sentence + "."
+
+
+def tied_with_fastest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fastest measurement, then every other whose median is not beyond both spreads of it: the gap between
+    the two medians is no wider than the larger of their IQRs (fastest first)."""
+    ranked = sorted(records, key=lambda record: -(record.get("rows_per_s") or 0))
+    fastest = ranked[0]
+
+    def within_noise(other: dict[str, Any]) -> bool:
+        if fastest.get("median_s") is None or other.get("median_s") is None:
+            return False
+        gap = other["median_s"] - fastest["median_s"]
+        return gap <= max(fastest.get("iqr_s") or 0, other.get("iqr_s") or 0)
+
+    return [fastest, *(record for record in ranked[1:] if within_noise(record))]
 
 
 # --- the chart ------------------------------------------------------------------------------------------------
@@ -430,14 +470,17 @@ def render_benchmarks_markdown(benchmarks: list[dict[str, Any]]) -> str:
                     )
                     continue
                 spread = f"{row.spread} ⚠" if row.noisy else row.spread
+                fraction = f"{row.fraction_of_limit} ⚠" if row.above_limit else row.fraction_of_limit
                 lines.append(
                     f"| {markdown_cell(row.title)} | {row.rows} | {row.median} | {spread} | {row.rows_per_s} "
-                    f"| {row.fraction_of_limit} | {markdown_cell(row.round_trips)} | {row.peak_memory} |{extra}"
+                    f"| {fraction} | {markdown_cell(row.round_trips)} | {row.peak_memory} |{extra}"
                 )
         # a table runs on until a blank line: every line after it is a paragraph of its own
         lines.append("")
         if any(row.noisy for group in section.sizes for row in group.measurements):
             lines += [f"⚠ IQR/median above {NOISY_SPREAD:.0%}: a busy machine, or too few rounds.", ""]
+        if any(row.above_limit for group in section.sizes for row in group.measurements):
+            lines += [f"⚠ {ABOVE_LIMIT}", ""]
         if section.machine_spread:
             lines += [f"Control: {markdown_cell(section.machine_spread)}.", ""]
         if section.notes:
