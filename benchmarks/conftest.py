@@ -64,10 +64,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+NO_PYTEST_BENCHMARK = "the benchmarks need pytest-benchmark: pip install -r requirements/bench.txt"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """Unusable benchmark options end the run before it starts: one line on stderr and nothing else."""
+    if config.option.help or config.option.version:
+        return None
+    try:
+        if not config.pluginmanager.hasplugin("benchmark"):
+            raise ValueError(NO_PYTEST_BENCHMARK)
+        read_settings(config)
+    except ValueError as error:
+        sys.stderr.write(f"sqla-conformance: {error}\n")
+        return 2
+    return None
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark's own, which reads --benchmark-quiet
 def pytest_configure(config: pytest.Config) -> None:
+    # the same checks, for a run where this conftest is found only during collection (after pytest_cmdline_main)
     if not config.pluginmanager.hasplugin("benchmark"):
-        pytest.exit("sqla-conformance: the benchmarks need pytest-benchmark: pip install -r requirements/bench.txt", 2)
+        pytest.exit(f"sqla-conformance: {NO_PYTEST_BENCHMARK}", 2)
     if not config.getoption("bench_pytest_table"):
         config.option.benchmark_quiet = True
     try:

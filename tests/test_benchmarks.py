@@ -121,8 +121,7 @@ def test_quick_benchmarks_on_mariadb_reach_load_data(tmp_path, local_mysql):
 def test_bad_benchmark_options_stop_with_one_line_and_exit_2(arguments, message):
     completed = run_suite("benchmarks", "--backend", "sqlite", *arguments, environ=clean_environment())
     assert completed.returncode == 2
-    assert message in completed.stderr
-    assert "Traceback" not in completed.stdout + completed.stderr
+    assert completed.stdout == "" and completed.stderr == f"sqla-conformance: {message}\n"
 
 
 # the values a text-format loader must escape or mark: tab, newline, carriage return, backslash, "\\N", NULL
