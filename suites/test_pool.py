@@ -58,7 +58,7 @@ def commit_item(connection, name: str) -> None:
 
 
 @behaviour("pool.reset-on-return-rollback", doc="core/pooling.html#reset-on-return")
-def test_returning_a_connection_to_the_pool_rolls_back_its_work(make_engine, engine, capture):
+def test_returning_a_connection_to_the_pool_rolls_back_its_work(make_engine, engine, capture, checks):
     """When a DBAPI connection is returned to the pool, the pool rolls it back ("reset on return"): work left
     uncommitted on it is gone, and the same DBAPI connection is handed out again.
 
@@ -75,15 +75,15 @@ def test_returning_a_connection_to_the_pool_rolls_back_its_work(make_engine, eng
         cursor.execute("INSERT INTO item (name) VALUES ('uncommitted')")
         cursor.close()
         raw.close()  # back to the pool, no commit
-        resets_on_return = capture.measure("reset events while returning the connection", len(resets))
+        resets_on_return = len(resets)
         with pooled.connect() as connection:
             reused = connection.connection.dbapi_connection is returned
             seen_on_reused = connection.scalars(select(item_table.c.name)).all()
 
-    assert resets_on_return == 1
-    assert capture.measure("same DBAPI connection handed out again", reused) is True
-    assert capture.measure("rows seen on the reused connection", seen_on_reused) == []
-    assert capture.measure("rows stored", stored_names(engine)) == []
+    checks.equal("reset events while returning the connection", resets_on_return, 1)
+    checks.equal("same DBAPI connection handed out again", reused, True)
+    checks.equal("rows seen on the reused connection", seen_on_reused, [])
+    checks.equal("rows stored", stored_names(engine), [])
 
 
 @behaviour("pool.connection-invalidate", doc="core/pooling.html#more-on-invalidation")
