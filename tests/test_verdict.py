@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import socket
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -285,3 +289,44 @@ def test_a_server_shutting_down_is_gone():
         raise exc.OperationalError("SELECT 1", {}, Exception("FATAL: the database system is shutting down"))
 
     assert probe_server(shutting_down, ("127.0.0.1", 1)).state == GONE
+
+
+# --- the gate and known issues ----------------------------------------------------------------------
+
+
+ISSUE_10528 = "https://github.com/sqlalchemy/sqlalchemy/issues/10528"
+
+
+def known_issue_run(path, got):
+    cell = {
+        "behaviour": "select.floor-division-negative",
+        "area": "select",
+        "target": {"backend": "sqlite", "driver": "pysqlite", "server": "SQLite 3.40.1", "sqlalchemy": "2.0.58"},
+        "outcome": "fail",
+        "reason": f"known issue: {ISSUE_10528}: ... Observed: -7 // 2: got {got}",
+        "known_issue": ISSUE_10528,
+        "expected": "known-issue",
+        "evidence": {"round_trips": 1, "statements": ["SELECT ? / ? AS anon_1"], "values": {"-7 // 2": got}},
+    }
+    run = {"started": "2026-01-01T00:00:00+00:00", "python": "3.11.7", "sqlalchemy": "2.0.58", "packages": {}}
+    path.write_text(json.dumps({"schema_version": 1, "run": run, "cells": [cell]}))
+    return path
+
+
+def gate(baseline, candidate):
+    return subprocess.run(
+        [sys.executable, "-m", "reports", "gate", str(baseline), str(candidate)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_gate_treats_an_unchanged_known_issue_as_no_change_and_a_changed_one_as_blocking(tmp_path):
+    baseline = known_issue_run(tmp_path / "baseline.json", -3)
+    unchanged = gate(baseline, known_issue_run(tmp_path / "same.json", -3))
+    assert unchanged.returncode == 0, unchanged.stdout + unchanged.stderr
+    assert "no changes" in unchanged.stdout
+    changed = gate(baseline, known_issue_run(tmp_path / "changed.json", -14))
+    assert changed.returncode == 1, changed.stdout + changed.stderr
