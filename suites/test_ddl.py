@@ -143,7 +143,7 @@ def test_string_without_length_creates_an_unbounded_varchar(engine, make_tables,
     checks.equal("CREATE TABLE has body VARCHAR without length", ["body VARCHAR," in sql for sql in create], [True])
     stored = column_values(engine, notes.c.body)
     checks.equal("stored lengths", [len(value) for value in stored], [len(long_text)])
-    checks.that("stored value unchanged", stored == [long_text], got=len(stored), expected="the 2,000 characters")
+    checks.equal("stored value unchanged", stored == [long_text], True)
 
 
 def ticket_table(status_type) -> Table:
