@@ -198,7 +198,7 @@ def test_a_server_gone_inside_a_differs_cell_is_error():
         entry(signature=ROWS_DIFFER),
         ServerState(GONE, "refused"),
     )
-    assert verdict.outcome == "error" and verdict.reason.startswith("server lost (refused)")
+    assert verdict.outcome == "error" and verdict.reason.startswith("server lost: rows stored: expected 0, got 2")
 
 
 def test_a_busy_server_leaves_the_behaviours_own_verdict():
