@@ -122,7 +122,7 @@ def test_a_url_target_runs_in_a_scratch_database_it_drops_and_keeps_the_password
         "postgresql",
         "--results",
         str(results),
-        environ=clean_environment(CONFORMANCE_PG_URL=url),
+        environ=clean_environment(CONFORMANCE_PG_URL=url, CONFORMANCE_PROVISION="url"),
     )
     assert completed.returncode == 0, completed.stdout[-3000:]
     data = load_results(results)
