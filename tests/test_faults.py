@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import sqlalchemy
 
@@ -182,3 +183,14 @@ def test_bad_connection_input_ends_with_one_line_on_stderr_and_exit_2(tmp_path, 
     assert "Traceback" not in completed.stdout + completed.stderr
     assert url.password not in completed.stdout + completed.stderr
     assert not (tmp_path / "none.json").exists()
+
+
+def test_a_child_past_its_time_limit_is_stopped_with_its_whole_process_group(tmp_path):
+    grandchild = tmp_path / "grandchild.pid"
+    with pytest.raises(pytest.fail.Exception, match="did not finish in 2 s"):
+        run_child(["sh", "-c", f"sleep 300 & echo $! > {grandchild}; wait"], timeout=2)
+    pid = int(grandchild.read_text())
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the grandchild outlived the time limit"
+        time.sleep(0.1)
