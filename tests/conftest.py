@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fixtures.provision import RUN_DIRECTORY_PREFIX, Server, start_local_mysql, start_local_postgresql
+from fixtures.provision import RUN_DIRECTORY_PREFIX, URL_VARIABLES, Server, start_local_mysql, start_local_postgresql
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -124,11 +124,18 @@ def clean_environment(**overrides: str) -> dict[str, str]:
     temporary files go where the session removes them."""
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("CONFORMANCE_", "TOX_"))}
     environ["TMPDIR"] = str(session_tmp())
-    # child runs start local server processes (what these tests are about) even where a Docker engine
-    # answers; tests/test_docker.py asks for containers itself
-    environ["CONFORMANCE_PROVISION"] = "local"
     environ.update(overrides)
+    # child runs start local server processes (what these tests are about) even where a Docker engine
+    # answers, unless the test gives a URL; tests/test_docker.py asks for containers itself
+    if not any(name in environ for name in ("CONFORMANCE_PROVISION", *URL_VARIABLES.values())):
+        environ["CONFORMANCE_PROVISION"] = "local"
     return environ
+
+
+def _default_sigint() -> None:
+    """A shell without job control starts background jobs with SIGINT ignored, and a Python child keeps it
+    ignored; the Ctrl-C tests need the child to see SIGINT as a terminal would deliver it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def start_child(command: list[str], environ: dict[str, str] | None = None, **options) -> subprocess.Popen:
@@ -139,6 +146,7 @@ def start_child(command: list[str], environ: dict[str, str] | None = None, **opt
         env=environ if environ is not None else clean_environment(),
         start_new_session=True,
         text=True,
+        preexec_fn=_default_sigint,
         **options,
     )
     _children.append(child)
