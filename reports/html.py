@@ -60,7 +60,7 @@ def cell_payload(cell: dict[str, Any], column: int, strings: StringTable) -> lis
     """What the evidence panel shows for one cell, as a compact row (rendered with textContent, never
     as HTML): behaviour, column, outcome, expected, reason, doc, round trips, executemany, batches,
     statements, exception, measured values, duration, results file, database errors seen (handled or not),
-    known issue link, documented deviation, observed deviation (one line per failed check)."""
+    known issue link, documented deviation, observed deviation (one line per failed check), every check."""
     evidence = cell.get("evidence", {})
     exception = evidence.get("exception")
     values = evidence.get("values") or {}
@@ -83,7 +83,23 @@ def cell_payload(cell: dict[str, Any], column: int, strings: StringTable) -> lis
         strings.ref(cell["known_issue"]) if cell.get("known_issue") else None,
         strings.ref(cell["documented_deviation"]) if cell.get("documented_deviation") else None,
         [strings.ref(line) for line in observed_lines(cell)],
+        [strings.ref(check_line(check)) for check in cell.get("checks") or []],
     ]
+
+
+CHECK_VALUE_LIMIT = 200
+
+
+def check_line(check: dict[str, Any]) -> str:
+    """One recorded check: held or not, what it got, and what was expected when it did not hold."""
+
+    def shown(value: Any) -> str:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        return text if len(text) <= CHECK_VALUE_LIMIT else text[: CHECK_VALUE_LIMIT - 1] + "…"
+
+    if check.get("ok"):
+        return f"✓ {check.get('name')}: {shown(check.get('got'))}"
+    return f"✗ {check.get('name')}: expected {shown(check.get('expected'))}, got {shown(check.get('got'))}"
 
 
 def observed_lines(cell: dict[str, Any]) -> list[str]:
