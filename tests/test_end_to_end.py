@@ -40,6 +40,7 @@ def test_each_test_outcome_becomes_the_right_cell(tmp_path):
         "demo.differs": "differs",
         "demo.not-as-documented": "fail",
         "demo.known-issue": "fail",
+        "demo.differs-then-teardown-fails": "error",
         "demo.stale": "fail",
         "demo.unsupported": "unsupported",
         "demo.error": "error",
@@ -62,7 +63,9 @@ def test_each_test_outcome_becomes_the_right_cell(tmp_path):
     assert cells["demo.not-as-documented"]["documented_deviation"] == "round trips: got 3"
     assert cells["demo.known-issue"]["known_issue"] == "https://github.com/example/project/issues/1"
     assert cells["demo.known-issue"]["reason"].startswith("known issue: https://github.com/example/project/issues/1")
-    assert "8 cells: 1 pass, 1 differs, 4 fail (1 known issue), 1 unsupported, 1 error" in completed.stdout
+    teardown = cells["demo.differs-then-teardown-fails"]["reason"]
+    assert teardown.startswith("teardown failed: raised builtins.RuntimeError: the teardown broke after: round trips")
+    assert "9 cells: 1 pass, 1 differs, 4 fail (1 known issue), 1 unsupported, 2 error" in completed.stdout
 
 
 def test_sqlite_run_gives_evidence_for_every_cell_and_no_undocumented_difference(tmp_path):

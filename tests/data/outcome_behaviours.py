@@ -72,3 +72,16 @@ def broken():
 def test_error(engine, capture, broken):
     """A behaviour whose setup fails: the suite cannot decide. Docs: none."""
     select_one(engine, capture)
+
+
+@pytest.fixture
+def breaks_at_teardown():
+    yield
+    raise RuntimeError("the teardown broke")
+
+
+@behaviour("demo.differs-then-teardown-fails", doc="core/connections.html")
+def test_differs_then_teardown_fails(engine, capture, checks, breaks_at_teardown):
+    """A documented deviation followed by a failed teardown: the suite cannot vouch for the cell. Docs: none."""
+    select_one(engine, capture)
+    checks.equal("round trips", capture.round_trips, 2)
