@@ -43,6 +43,7 @@ def test_each_test_outcome_becomes_the_right_cell(tmp_path):
         "demo.differs-then-teardown-fails": "error",
         "demo.stale": "fail",
         "demo.unsupported": "unsupported",
+        "demo.unsupported-but-works": "unsupported",
         "demo.error": "error",
     }
     assert "deliberately wrong" in cells["demo.fails"]["reason"]
@@ -65,7 +66,29 @@ def test_each_test_outcome_becomes_the_right_cell(tmp_path):
     assert cells["demo.known-issue"]["reason"].startswith("known issue: https://github.com/example/project/issues/1")
     teardown = cells["demo.differs-then-teardown-fails"]["reason"]
     assert teardown.startswith("teardown failed: raised builtins.RuntimeError: the teardown broke after: round trips")
-    assert "9 cells: 1 pass, 1 differs, 4 fail (1 known issue), 1 unsupported, 2 error" in completed.stdout
+    assert "10 cells: 1 pass, 1 differs, 4 fail (1 known issue), 2 unsupported, 2 error" in completed.stdout
+
+
+def test_unsupported_cells_run_on_request_and_a_stale_entry_is_a_fail(tmp_path):
+    results = tmp_path / "unsupported.json"
+    completed = run_suite(
+        str(DATA / "outcome_behaviours.py"),
+        "--backend",
+        "sqlite",
+        "--run-unsupported",
+        "-k",
+        "unsupported",
+        "--results",
+        str(results),
+        environ=clean_environment(CONFORMANCE_EXPECTATIONS=str(DATA / "outcome_expectations.toml")),
+    )
+    assert completed.returncode == 1, completed.stdout[-2000:]
+    cells = cells_by_behaviour(results)
+    assert cells["demo.unsupported"]["outcome"] == "unsupported"  # still deviates: the entry holds
+    assert cells["demo.unsupported"]["reason"] == "SQLite has no such thing (checked: assertion: never runs)"
+    stale = cells["demo.unsupported-but-works"]
+    assert stale["outcome"] == "fail" and stale["stale_expectation"] is True
+    assert "stale registry entry: demo.unsupported-but-works" in completed.stdout
 
 
 def test_sqlite_run_gives_evidence_for_every_cell_and_no_undocumented_difference(tmp_path):

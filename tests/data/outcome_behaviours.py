@@ -63,6 +63,13 @@ def test_unsupported(engine, capture):
     raise AssertionError("never runs")
 
 
+@behaviour("demo.unsupported-but-works", doc="core/connections.html")
+def test_unsupported_but_works(engine, capture, checks):
+    """A behaviour the registry calls unsupported, which in fact holds (a stale entry). Docs: none."""
+    select_one(engine, capture)
+    checks.equal("round trips", capture.round_trips, 1)
+
+
 @pytest.fixture
 def broken():
     raise RuntimeError("the fixture broke")
