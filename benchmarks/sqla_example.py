@@ -143,8 +143,13 @@ def download_sdist(version: str, destination: Path) -> Path:
     if fetched.returncode == 0 and archives:
         return archives[0]
     last = (fetched.stderr.strip().splitlines() or ["no archive downloaded"])[-1].strip()
-    if UNREACHABLE.search(fetched.stderr):
-        raise IndexUnreachable(f"the package index cannot be reached to fetch SQLAlchemy {version}: {last[:300]}")
+    unreachable = UNREACHABLE.search(fetched.stderr)
+    if unreachable:
+        # the line that says why (a connection error), rather than pip's closing "no matching distribution"
+        start = fetched.stderr.rfind("\n", 0, unreachable.start()) + 1
+        end = fetched.stderr.find("\n", unreachable.end())
+        why = fetched.stderr[start : end if end >= 0 else None].strip()
+        raise IndexUnreachable(f"the package index cannot be reached to fetch SQLAlchemy {version}: {why[:300]}")
     raise ExampleUnavailable(f"cannot download the SQLAlchemy {version} source distribution: {last[:300]}")
 
 
