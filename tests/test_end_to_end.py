@@ -205,16 +205,24 @@ def test_unusable_targets_end_with_one_clear_line_and_exit_2(tmp_path, arguments
 
 @pytest.mark.parametrize("entry_point", ["suites", "benchmarks"])
 @pytest.mark.parametrize(
-    ("arguments", "line"),
+    ("arguments", "environ", "line"),
     [
-        (["--backend", "oracle"], "unknown backend 'oracle': choose one of sqlite, postgresql, mysql"),
-        (["--backend", "postgresql", "--driver", "nosuchdriver"], "unknown driver 'nosuchdriver' for postgresql"),
-        (["--dburl", "postgresql://u:secret@127.0.0.1:notaport/db"], "malformed database URL"),
-        *([(["--backend", "postgresql", "--driver", MISSING_DRIVER], "is not installed")] if MISSING_DRIVER else []),
+        (["--backend", "oracle"], {}, "unknown backend 'oracle': choose one of sqlite, postgresql, mysql"),
+        (["--backend", "pg", "--driver", "nosuchdriver"], {}, "unknown driver 'nosuchdriver' for postgresql"),
+        (["--dburl", "postgresql://u:secret@127.0.0.1:notaport/db"], {}, "malformed database URL"),
+        *([(["--backend", "pg", "--driver", MISSING_DRIVER], {}, "is not installed")] if MISSING_DRIVER else []),
+        (["--backend", "mysql"], {"CONFORMANCE_PROVISION": "sometimes"}, "CONFORMANCE_PROVISION='sometimes'"),
+        (["--backend", "mysql"], {"CONFORMANCE_PROVISION": "url"}, "CONFORMANCE_MYSQL_URL is not set"),
+        (["--backend", "pg"], {"CONFORMANCE_PG_URL": "mysql://u:secret@h/db"}, "names a mysql server"),
+        (
+            ["--backend", "pg"],
+            {"CONFORMANCE_PROVISION": "docker", "DOCKER_HOST": "tcp://127.0.0.1:9"},
+            "no Docker engine answers",
+        ),
     ],
 )
-def test_bad_input_gives_one_line_and_nothing_else(entry_point, arguments, line):
-    completed = run_suite(entry_point, *arguments)
+def test_bad_input_gives_one_line_and_nothing_else(entry_point, arguments, environ, line):
+    completed = run_suite(entry_point, *arguments, environ=clean_environment(**environ))
     assert completed.returncode == 2
     assert completed.stdout == ""
     assert completed.stderr.startswith("sqla-conformance: ") and completed.stderr.count("\n") == 1
