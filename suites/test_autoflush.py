@@ -27,7 +27,7 @@ def assert_held_back_until_commit(engine, capture, found, still_pending) -> None
 
 
 @behaviour("autoflush.pending-flushed-before-query", doc="orm/session_basics.html#flushing")
-def test_query_flushes_pending_object_first(engine, capture):
+def test_query_flushes_pending_object_first(engine, capture, checks):
     """A query in a ``Session`` first flushes a pending object (INSERT before the SELECT), so the query finds it.
 
     Docs: ORM > Session Basics > Flushing ("autoflush"); Unified Tutorial > Data Manipulation with the ORM.
@@ -40,10 +40,10 @@ def test_query_flushes_pending_object_first(engine, capture):
         pending_after_query = capture.measure("pending after the query", len(session.new))
         session.commit()
 
-    assert capture.measure("statement verbs", capture.verbs()) == ["INSERT", "SELECT"]
+    checks.equal("statement verbs", capture.verbs(), ["INSERT", "SELECT"])
     assert found is sandy
     assert pending_after_query == 0
-    assert capture.measure("rows after commit", stored_users(engine)) == [("sandy", "Sandy Cheeks")]
+    checks.equal("rows after commit", stored_users(engine), [("sandy", "Sandy Cheeks")])
 
 
 @behaviour("autoflush.no-autoflush-block-holds-back", doc="orm/session_basics.html#flushing")
@@ -84,7 +84,7 @@ def test_session_with_autoflush_false_holds_pending_object_back(engine, capture)
 
 
 @behaviour("autoflush.get-from-identity-map-without-sql", doc="orm/session_basics.html#get-by-primary-key")
-def test_get_returns_identity_map_object_without_sql(engine, capture):
+def test_get_returns_identity_map_object_without_sql(engine, capture, checks):
     """``Session.get()`` for a primary key already in the identity map returns that same object and emits no SQL.
 
     Docs: ORM > Session Basics > Get by Primary Key; Unified Tutorial > Data Manipulation with the ORM >
@@ -100,17 +100,17 @@ def test_get_returns_identity_map_object_without_sql(engine, capture):
         fullname_in_session = again.fullname
 
     assert capture.round_trips > 0
-    assert capture.measure("statement verbs", capture.verbs()) == ["SELECT"]
+    checks.equal("statement verbs", capture.verbs(), ["SELECT"])
     assert added_by_get == 0
     assert again is loaded
-    assert capture.measure("rows in the database", stored_users(engine)) == [("sandy", fullname_in_session)]
+    checks.equal("rows in the database", stored_users(engine), [("sandy", fullname_in_session)])
 
 
 @behaviour(
     "autoflush.dirty-flushed-as-update-before-query",
     doc="tutorial/orm_data_manipulation.html#updating-orm-objects-using-the-unit-of-work-pattern",
 )
-def test_query_flushes_dirty_change_as_update_first(engine, capture):
+def test_query_flushes_dirty_change_as_update_first(engine, capture, checks):
     """A changed attribute of a persistent object is flushed as an UPDATE before the next query, which reads
     the new value, and ``Session.dirty`` is empty afterwards.
 
@@ -126,8 +126,8 @@ def test_query_flushes_dirty_change_as_update_first(engine, capture):
             dirty_after = capture.measure("dirty after the query", sandy in session.dirty)
         session.commit()
 
-    assert capture.measure("statement verbs", capture.verbs()) == ["UPDATE", "SELECT"]
+    checks.equal("statement verbs", capture.verbs(), ["UPDATE", "SELECT"])
     assert dirty_before is True
     assert dirty_after is False
-    assert capture.measure("value read by the query", read_back) == "Sandy Squirrel"
-    assert capture.measure("rows after commit", stored_users(engine)) == [("sandy", "Sandy Squirrel")]
+    checks.equal("value read by the query", read_back, "Sandy Squirrel")
+    checks.equal("rows after commit", stored_users(engine), [("sandy", "Sandy Squirrel")])

@@ -54,7 +54,7 @@ def add_author_with_books(engine) -> int:
 
 
 @behaviour("cascade.delete-cascades-to-children", doc="orm/cascades.html#delete")
-def test_delete_cascades_to_loaded_children_first(engine, capture):
+def test_delete_cascades_to_loaded_children_first(engine, capture, checks):
     """With ``cascade="all, delete-orphan"``, ``Session.delete(parent)`` loads the collection (SELECT) and
     DELETEs the child rows before the parent row.
 
@@ -68,17 +68,21 @@ def test_delete_cascades_to_loaded_children_first(engine, capture):
             session.flush()
         session.commit()
 
-    assert capture.measure("statements (verb, table)", steps(capture)) == [
-        ("SELECT", "address"),
-        ("DELETE", "address"),
-        ("DELETE", "user_account"),
-    ]
-    assert capture.measure("address rows left", row_count(engine, address_table)) == 0
-    assert capture.measure("user rows left", row_count(engine, user_table)) == 0
+    checks.equal(
+        "statements (verb, table)",
+        steps(capture),
+        [
+            ("SELECT", "address"),
+            ("DELETE", "address"),
+            ("DELETE", "user_account"),
+        ],
+    )
+    checks.equal("address rows left", row_count(engine, address_table), 0)
+    checks.equal("user rows left", row_count(engine, user_table), 0)
 
 
 @behaviour("cascade.delete-orphan-on-remove", doc="orm/cascades.html#delete-orphan")
-def test_removed_child_is_deleted_as_orphan(engine, capture):
+def test_removed_child_is_deleted_as_orphan(engine, capture, checks):
     """With ``delete-orphan``, a child removed from its parent's collection is DELETEd at the next flush.
 
     Docs: ORM > Cascades > delete-orphan.
@@ -93,14 +97,14 @@ def test_removed_child_is_deleted_as_orphan(engine, capture):
         kept_email = kept.email_address
         session.commit()
 
-    assert capture.measure("statements (verb, table)", steps(capture)) == [("DELETE", "address")]
+    checks.equal("statements (verb, table)", steps(capture), [("DELETE", "address")])
     with engine.connect() as connection:
         left = connection.scalars(select(address_table.c.email_address)).all()
-    assert capture.measure("addresses left", left) == [kept_email]
+    checks.equal("addresses left", left, [kept_email])
 
 
 @behaviour("cascade.save-update-adds-children", doc="orm/cascades.html#save-update")
-def test_adding_parent_cascades_children_into_session(engine, capture):
+def test_adding_parent_cascades_children_into_session(engine, capture, checks):
     """``Session.add(parent)`` cascades ("save-update") to the objects in its collections, so the flush
     INSERTs the parent row and then the child rows.
 
@@ -114,20 +118,28 @@ def test_adding_parent_cascades_children_into_session(engine, capture):
         session.commit()
 
     assert in_session == ["Address", "Address", "User"]
-    assert capture.measure("statements (verb, table)", steps(capture)) == [
-        ("INSERT", "user_account"),
-        ("INSERT", "address"),
-    ]
+    checks.equal(
+        "statements (verb, table)",
+        steps(capture),
+        [
+            ("INSERT", "user_account"),
+            ("INSERT", "address"),
+        ],
+    )
     with engine.connect() as connection:
         rows = connection.execute(
             select(user_table.c.name, address_table.c.email_address)
             .join_from(address_table, user_table)
             .order_by(address_table.c.email_address)
         ).all()
-    assert capture.measure("addresses stored", [tuple(row) for row in rows]) == [
-        ("sandy", "sandy@sqlalchemy.org"),
-        ("sandy", "sandy@squirrelpower.org"),
-    ]
+    checks.equal(
+        "addresses stored",
+        [tuple(row) for row in rows],
+        [
+            ("sandy", "sandy@sqlalchemy.org"),
+            ("sandy", "sandy@squirrelpower.org"),
+        ],
+    )
 
 
 @behaviour("cascade.passive-deletes-database-cascade", doc="orm/cascades.html#passive-deletes")

@@ -81,7 +81,7 @@ def column_values(engine, column) -> list:
 
 
 @behaviour("ddl.create-drop-order-by-foreign-keys", doc="core/metadata.html#creating-and-dropping-database-tables")
-def test_create_all_and_drop_all_follow_foreign_key_order(engine, make_tables, capture):
+def test_create_all_and_drop_all_follow_foreign_key_order(engine, make_tables, capture, checks):
     """``MetaData.create_all()`` creates a referenced table before the tables that refer to it, and
     ``MetaData.drop_all()`` drops them in the reverse order, whatever order the tables were declared in.
 
@@ -96,14 +96,14 @@ def test_create_all_and_drop_all_follow_foreign_key_order(engine, make_tables, c
 
     creation_order = [table_named(sql) for sql in ddl(capture, "CREATE TABLE")]
     drop_order = [table_named(sql) for sql in ddl(capture, "DROP TABLE")]
-    assert capture.measure("CREATE TABLE order", creation_order) == list(ORDER_CHAIN)
-    assert capture.measure("DROP TABLE order", drop_order) == list(reversed(ORDER_CHAIN))
-    assert capture.measure("tables after create_all", created) == sorted(ORDER_CHAIN)
-    assert capture.measure("tables after drop_all", remaining) == []
+    checks.equal("CREATE TABLE order", creation_order, list(ORDER_CHAIN))
+    checks.equal("DROP TABLE order", drop_order, list(reversed(ORDER_CHAIN)))
+    checks.equal("tables after create_all", created, sorted(ORDER_CHAIN))
+    checks.equal("tables after drop_all", remaining, [])
 
 
 @behaviour("ddl.create-all-checkfirst", doc="core/metadata.html#sqlalchemy.schema.MetaData.create_all")
-def test_create_all_checks_first_and_skips_existing_tables(engine, make_tables, capture):
+def test_create_all_checks_first_and_skips_existing_tables(engine, make_tables, capture, checks):
     """``MetaData.create_all()`` checks for each table first (``checkfirst=True``), so a second call emits no
     CREATE; with ``checkfirst=False`` it emits CREATE TABLE anyway and the database refuses the existing table.
 
@@ -112,17 +112,17 @@ def test_create_all_checks_first_and_skips_existing_tables(engine, make_tables, 
     metadata = make_tables(order_chain())
     with capture.observe():
         metadata.create_all(engine)
-    checks = capture.measure("round trips of the checking create_all", capture.round_trips)
+    checking_round_trips = capture.measure("round trips of the checking create_all", capture.round_trips)
     creates_when_checking = capture.measure("CREATE statements when checking", len(ddl(capture, "CREATE")))
 
     with pytest.raises(DBAPIError), capture.observe():
         metadata.create_all(engine, checkfirst=False)
 
     assert creates_when_checking == 0
-    assert checks >= 1
-    assert capture.measure("CREATE statements without checking", len(ddl(capture, "CREATE TABLE"))) == 1
+    assert checking_round_trips >= 1
+    checks.equal("CREATE statements without checking", len(ddl(capture, "CREATE TABLE")), 1)
     assert capture.exception is not None and capture.exception["dbapi"] is not None
-    assert capture.measure("tables after both calls", existing(engine, ORDER_CHAIN)) == sorted(ORDER_CHAIN)
+    checks.equal("tables after both calls", existing(engine, ORDER_CHAIN), sorted(ORDER_CHAIN))
 
 
 @behaviour("ddl.string-without-length", doc="core/type_basics.html#sqlalchemy.types.String.params.length")
@@ -227,7 +227,7 @@ def test_non_native_enum_with_create_constraint_gets_a_check(engine, make_tables
 
 
 @behaviour("ddl.server-default-applied", doc="core/defaults.html#server-invoked-ddl-explicit-default-expressions")
-def test_server_defaults_are_rendered_in_ddl_and_applied_by_the_database(engine, make_tables, capture):
+def test_server_defaults_are_rendered_in_ddl_and_applied_by_the_database(engine, make_tables, capture, checks):
     """``server_default`` values (a string, a SQL text, ``func.current_timestamp()``) are rendered as DEFAULT in
     CREATE TABLE; an INSERT that leaves those columns out gets the values from the database.
 
@@ -253,13 +253,13 @@ def test_server_defaults_are_rendered_in_ddl_and_applied_by_the_database(engine,
     assert create[0].count(" DEFAULT ") == 3
     assert len(inserted) == 1
     assert not any(name in inserted[0].split("VALUES")[0] for name in ("label", "quantity", "created"))
-    assert capture.measure("stored label", label) == "fresh"
-    assert capture.measure("stored quantity", quantity) == 7
-    assert capture.measure("stored created", None if created is None else "a timestamp") == "a timestamp"
+    checks.equal("stored label", label, "fresh")
+    checks.equal("stored quantity", quantity, 7)
+    checks.equal("stored created", None if created is None else "a timestamp", "a timestamp")
 
 
 @behaviour("ddl.autoincrement-integer-pk", doc="core/metadata.html#sqlalchemy.schema.Column.params.autoincrement")
-def test_integer_primary_key_is_generated_by_the_database(engine, make_tables, capture):
+def test_integer_primary_key_is_generated_by_the_database(engine, make_tables, capture, checks):
     """A single-column ``Integer`` primary key with no default gets autoincrement semantics
     (``autoincrement="auto"``): rows inserted without an id get increasing ids from the database, and
     ``inserted_primary_key`` reports each one.
@@ -275,7 +275,7 @@ def test_integer_primary_key_is_generated_by_the_database(engine, make_tables, c
     inserted = ddl(capture, "INSERT")
     assert len(inserted) == 3 and not any("id" in sql.split("VALUES")[0].split("(", 1)[1] for sql in inserted)
     stored = capture.measure("stored ids", column_values(engine, counters.c.id))
-    assert capture.measure("inserted_primary_key values", reported) == stored
+    checks.equal("inserted_primary_key values", reported, stored)
     assert len(set(stored)) == 3 and stored == sorted(stored)
 
 
@@ -311,7 +311,7 @@ def test_identity_renders_generated_as_identity(engine, make_tables, capture, ch
 
 
 @behaviour("ddl.sequence", doc="core/defaults.html#defining-sequences")
-def test_sequence_is_created_and_feeds_the_column(engine, make_tables, capture):
+def test_sequence_is_created_and_feeds_the_column(engine, make_tables, capture, checks):
     """A ``Sequence("...", start=100)`` on a column is created by ``create_all`` (CREATE SEQUENCE), gives inserted
     rows 100 and 101, and ``sequence.next_value()`` then returns 102.
 
@@ -332,5 +332,5 @@ def test_sequence_is_created_and_feeds_the_column(engine, make_tables, capture):
 
     created_sequences = capture.measure("CREATE SEQUENCE", ddl(capture, "CREATE SEQUENCE"))
     assert len(created_sequences) == 1 and "ddl_ticket_number_seq" in created_sequences[0]
-    assert capture.measure("stored numbers", column_values(engine, tickets.c.number)) == [100, 101]
-    assert capture.measure("next_value() afterwards", following) == 102
+    checks.equal("stored numbers", column_values(engine, tickets.c.number), [100, 101])
+    checks.equal("next_value() afterwards", following, 102)

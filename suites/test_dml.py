@@ -84,7 +84,7 @@ INSERT_SKIPPING_DUPLICATE_USERS_BY_CONSTRUCT = {
 
 
 @behaviour("dml.update-returning", doc="tutorial/data_update.html#using-returning-with-update-delete")
-def test_update_returning_gives_the_new_values(engine, capture):
+def test_update_returning_gives_the_new_values(engine, capture, checks):
     """``update(table).where(...).values(...).returning(...)`` updates the matched rows and returns one row for
     each, carrying the values *after* the update.
 
@@ -103,18 +103,22 @@ def test_update_returning_gives_the_new_values(engine, capture):
         returned = sorted(tuple(row) for row in connection.execute(statement))
 
     assert capture.measure("statements", capture.sql()) and capture.round_trips == 1
-    assert capture.measure("returned rows", returned) == [("item-04", 40), ("item-05", 50)]
-    assert capture.measure("quantities after the block", item_quantities(engine)) == {
-        "item-01": 1,
-        "item-02": 2,
-        "item-03": 3,
-        "item-04": 40,
-        "item-05": 50,
-    }
+    checks.equal("returned rows", returned, [("item-04", 40), ("item-05", 50)])
+    checks.equal(
+        "quantities after the block",
+        item_quantities(engine),
+        {
+            "item-01": 1,
+            "item-02": 2,
+            "item-03": 3,
+            "item-04": 40,
+            "item-05": 50,
+        },
+    )
 
 
 @behaviour("dml.update-from-other-table", doc="tutorial/data_update.html#update-from")
-def test_update_with_criteria_on_another_table_is_one_update_from(engine, capture):
+def test_update_with_criteria_on_another_table_is_one_update_from(engine, capture, checks):
     """An ``update(user_table)`` whose WHERE clause names ``address_table`` renders one UPDATE..FROM (MySQL: a
     multiple-table UPDATE) and changes only the users joined to the matching address.
 
@@ -134,16 +138,20 @@ def test_update_with_criteria_on_another_table_is_one_update_from(engine, captur
     statements = capture.measure("statements", capture.sql())
     assert len(statements) == 1 and statements[0].upper().startswith("UPDATE")
     assert "address" in statements[0].split("WHERE")[0], "the second table is not in the UPDATE's FROM / table list"
-    assert capture.measure("rowcount", matched) == 1
-    assert capture.measure("fullnames after the block", fullnames(engine)) == {
-        "spongebob": "Spongebob Squarepants",
-        "sandy": "Sandy Squirrel",
-        "patrick": "Patrick Star",
-    }
+    checks.equal("rowcount", matched, 1)
+    checks.equal(
+        "fullnames after the block",
+        fullnames(engine),
+        {
+            "spongebob": "Spongebob Squarepants",
+            "sandy": "Sandy Squirrel",
+            "patrick": "Patrick Star",
+        },
+    )
 
 
 @behaviour("dml.update-correlated-subquery", doc="tutorial/data_update.html#correlated-updates")
-def test_update_from_a_correlated_scalar_subquery_sets_each_row(engine, capture):
+def test_update_from_a_correlated_scalar_subquery_sets_each_row(engine, capture, checks):
     """``update(user_table).values(fullname=<scalar subquery correlated to user_table>)`` sets each user's
     fullname from their own first address in one UPDATE, and to NULL where the subquery finds no row.
 
@@ -163,15 +171,19 @@ def test_update_from_a_correlated_scalar_subquery_sets_each_row(engine, capture)
 
     assert capture.measure("statements", capture.sql())[0].upper().startswith("UPDATE")
     assert capture.round_trips == 1
-    assert capture.measure("fullnames after the block", fullnames(engine)) == {
-        "spongebob": "spongebob@sqlalchemy.org",
-        "sandy": "sandy@sqlalchemy.org",
-        "patrick": None,
-    }
+    checks.equal(
+        "fullnames after the block",
+        fullnames(engine),
+        {
+            "spongebob": "spongebob@sqlalchemy.org",
+            "sandy": "sandy@sqlalchemy.org",
+            "patrick": None,
+        },
+    )
 
 
 @behaviour("dml.delete-with-other-table-criteria", doc="tutorial/data_update.html#multiple-table-deletes")
-def test_delete_with_criteria_on_another_table_is_one_multiple_table_delete(engine, capture):
+def test_delete_with_criteria_on_another_table_is_one_multiple_table_delete(engine, capture, checks):
     """A ``delete(address_table)`` whose WHERE clause names ``user_table`` renders one multiple-table DELETE
     (PostgreSQL ``DELETE .. USING``, MySQL ``DELETE FROM .. USING``) and deletes only the joined addresses.
 
@@ -187,12 +199,12 @@ def test_delete_with_criteria_on_another_table_is_one_multiple_table_delete(engi
 
     statements = capture.measure("statements", capture.sql())
     assert len(statements) == 1 and statements[0].upper().startswith("DELETE")
-    assert capture.measure("rowcount", deleted) == 2
-    assert capture.measure("addresses after the block", email_addresses(engine)) == ["spongebob@sqlalchemy.org"]
+    checks.equal("rowcount", deleted, 2)
+    checks.equal("addresses after the block", email_addresses(engine), ["spongebob@sqlalchemy.org"])
 
 
 @behaviour("dml.multi-row-insert-values", doc="core/dml.html#sqlalchemy.sql.expression.ValuesBase.values")
-def test_insert_values_with_a_list_is_one_multi_row_statement(engine, capture):
+def test_insert_values_with_a_list_is_one_multi_row_statement(engine, capture, checks):
     """``insert(table).values([{...}, {...}, {...}])`` renders one INSERT with a multi-row VALUES clause, sent in
     one ``cursor.execute()`` (not ``executemany``), and inserts every row.
 
@@ -207,7 +219,7 @@ def test_insert_values_with_a_list_is_one_multi_row_statement(engine, capture):
     calls = capture.measure("dbapi calls", [(call.kind, call.sql) for call in capture.cursor_executions])
     assert [kind for kind, _ in calls] == ["execute"]
     assert calls[0][1].upper().count("), (") == len(rows) - 1, "expected one VALUES group per row"
-    assert capture.measure("rows after the block", item_quantities(engine)) == {"bolt": 3, "nut": 5, "washer": 7}
+    checks.equal("rows after the block", item_quantities(engine), {"bolt": 3, "nut": 5, "washer": 7})
 
 
 @behaviour("dml.upsert-updates-existing-row", doc="dialects/postgresql.html#insert-on-conflict-upsert")

@@ -48,7 +48,7 @@ def with_placeholders(sql: str, names: list[str], paramstyle: str) -> str:
 
 
 @behaviour("engine.lazy-connect", doc="tutorial/engine.html#establishing-connectivity-the-engine")
-def test_create_engine_opens_no_connection_until_first_use(make_engine, capture):
+def test_create_engine_opens_no_connection_until_first_use(make_engine, capture, checks):
     """``create_engine()`` does not connect: the first DBAPI connection is opened when the engine is first used.
 
     Docs: Unified Tutorial > Establishing Connectivity - the Engine ("Lazy Connecting").
@@ -62,13 +62,13 @@ def test_create_engine_opens_no_connection_until_first_use(make_engine, capture)
             value = connection.execute(select(1)).scalar_one()
 
     # A connection opened (and pooled) by create_engine() itself would be reused: no "connect" event at first use.
-    assert capture.measure("connections opened by the first connect()", len(opened)) == 1
+    checks.equal("connections opened by the first connect()", len(opened), 1)
     assert capture.kinds() == ["begin", "execute", "rollback"]
     assert value == 1
 
 
 @behaviour("engine.text-named-parameters-paramstyle", doc="tutorial/dbapi_transactions.html#sending-parameters")
-def test_text_named_parameters_are_sent_in_the_dialect_paramstyle(engine, capture):
+def test_text_named_parameters_are_sent_in_the_dialect_paramstyle(engine, capture, checks):
     """``text()`` with named ``:name`` parameters is sent to the DBAPI with each parameter rewritten into the
     driver's paramstyle (``?``, ``%s``, ``%(name)s``, ``$1`` ...), and the values select the right rows.
 
@@ -84,11 +84,11 @@ def test_text_named_parameters_are_sent_in_the_dialect_paramstyle(engine, captur
     paramstyle = capture.measure("dialect.paramstyle", engine.dialect.paramstyle)
     sent = capture.measure("statements", capture.sql())
     assert sent == [with_placeholders(sql, ["low", "high"], paramstyle)]
-    assert capture.measure("names selected", names) == ["pear", "plum"]
+    checks.equal("names selected", names, ["pear", "plum"])
 
 
 @behaviour("engine.text-bindparams", doc="core/sqlelement.html#sqlalchemy.sql.expression.TextClause.bindparams")
-def test_text_bindparams_bundles_the_values_with_the_statement(engine, capture):
+def test_text_bindparams_bundles_the_values_with_the_statement(engine, capture, checks):
     """``text(...).bindparams(y=6)`` bundles the parameter value into the statement: executing it with no
     parameters sends the value as a bound parameter (a placeholder, not a literal) and selects the right rows.
 
@@ -106,11 +106,11 @@ def test_text_bindparams_bundles_the_values_with_the_statement(engine, capture):
     assert len(sent) == 1
     assert sent[0].startswith(f"SELECT name FROM item WHERE quantity > {placeholder}")  # a driver may add a cast
     assert "6" not in sent[0]
-    assert capture.measure("names selected", names) == ["plum", "quince"]
+    checks.equal("names selected", names, ["plum", "quince"])
 
 
 @behaviour("engine.text-expanding-in", doc="core/sqlelement.html#sqlalchemy.sql.expression.bindparam.params.expanding")
-def test_expanding_bindparam_renders_one_placeholder_per_list_item(engine, capture):
+def test_expanding_bindparam_renders_one_placeholder_per_list_item(engine, capture, checks):
     """A ``bindparam(..., expanding=True)`` in ``text("... IN :names")`` is rendered at execution time as a
     parenthesised list with one bound placeholder per item of the list passed, and matches those rows.
 
@@ -128,11 +128,11 @@ def test_expanding_bindparam_renders_one_placeholder_per_list_item(engine, captu
     placeholders = [f"names_{n}" for n in (1, 2, 3)]
     expected = "SELECT name FROM item WHERE name IN ({}) ORDER BY name".format(", ".join(f":{p}" for p in placeholders))
     assert sent == [with_placeholders(expected, placeholders, engine.dialect.paramstyle)]
-    assert capture.measure("names selected", names) == ["apple", "plum"]
+    checks.equal("names selected", names, ["apple", "plum"])
 
 
 @behaviour("engine.row-attribute-index-tuple", doc="tutorial/dbapi_transactions.html#fetching-rows")
-def test_row_is_read_by_attribute_by_index_and_as_a_tuple(engine, capture):
+def test_row_is_read_by_attribute_by_index_and_as_a_tuple(engine, capture, checks):
     """A ``Row`` acts like a named tuple: its values are read by column name as attributes, by integer index,
     by unpacking, and its ``_mapping`` is keyed by column name.
 
@@ -150,11 +150,11 @@ def test_row_is_read_by_attribute_by_index_and_as_a_tuple(engine, capture):
     assert (row[0], row[1], row[-1]) == ("sandy", "Sandy", "Sandy")
     assert (name, fullname) == ("sandy", "Sandy")
     assert tuple(row) == ("sandy", "Sandy")
-    assert capture.measure("row._mapping", dict(row._mapping)) == {"name": "sandy", "fullname": "Sandy"}
+    checks.equal("row._mapping", dict(row._mapping), {"name": "sandy", "fullname": "Sandy"})
 
 
 @behaviour("engine.result-mappings", doc="tutorial/dbapi_transactions.html#fetching-rows")
-def test_result_mappings_gives_dictionaries_keyed_by_column(engine, capture):
+def test_result_mappings_gives_dictionaries_keyed_by_column(engine, capture, checks):
     """``Result.mappings()`` yields read-only dictionaries (``RowMapping``) keyed by column name and by the
     ``Column`` object, one per row, in the order of the query.
 
@@ -168,10 +168,14 @@ def test_result_mappings_gives_dictionaries_keyed_by_column(engine, capture):
         mappings = connection.execute(statement).mappings().all()
 
     assert capture.count_of("SELECT") == 1
-    assert capture.measure("mappings", [dict(mapping) for mapping in mappings]) == [
-        {"name": "patrick", "fullname": "Patrick"},
-        {"name": "sandy", "fullname": "Sandy"},
-    ]
+    checks.equal(
+        "mappings",
+        [dict(mapping) for mapping in mappings],
+        [
+            {"name": "patrick", "fullname": "Patrick"},
+            {"name": "sandy", "fullname": "Sandy"},
+        ],
+    )
     assert [mapping[user_table.c.name] for mapping in mappings] == ["patrick", "sandy"]
     assert list(mappings[0].keys()) == ["name", "fullname"]
     with pytest.raises(TypeError):
@@ -179,7 +183,7 @@ def test_result_mappings_gives_dictionaries_keyed_by_column(engine, capture):
 
 
 @behaviour("engine.result-first", doc="core/connections.html#sqlalchemy.engine.Result.first")
-def test_result_first_returns_the_first_row_and_closes_the_result(engine, capture):
+def test_result_first_returns_the_first_row_and_closes_the_result(engine, capture, checks):
     """``Result.first()`` returns the first row, discards the rest and closes the result (a further fetch
     raises ``ResourceClosedError``); on an empty result it returns ``None``.
 
@@ -197,12 +201,12 @@ def test_result_first_returns_the_first_row_and_closes_the_result(engine, captur
 
     capture.measure("fetch after first() raises", type(raised.value).__name__)
     assert capture.count_of("SELECT") == 2
-    assert capture.measure("first()", tuple(first)) == ("patrick",)
-    assert capture.measure("first() of no rows", nothing) is None
+    checks.equal("first()", tuple(first), ("patrick",))
+    checks.same("first() of no rows", nothing, None)
 
 
 @behaviour("engine.result-one-strict", doc="core/connections.html#sqlalchemy.engine.Result.one")
-def test_result_one_and_one_or_none_insist_on_a_single_row(engine, capture):
+def test_result_one_and_one_or_none_insist_on_a_single_row(engine, capture, checks):
     """``Result.one()`` returns the only row and raises ``NoResultFound`` for none and ``MultipleResultsFound``
     for several; ``Result.one_or_none()`` returns ``None`` for none and also raises ``MultipleResultsFound``.
 
@@ -224,16 +228,20 @@ def test_result_one_and_one_or_none_insist_on_a_single_row(engine, capture):
 
     assert capture.count_of("SELECT") == 5
     assert tuple(only) == ("sandy",)
-    assert capture.measure("one_or_none() of no rows", none) is None
-    assert capture.measure("raised", raised) == {
-        "one() of nobody": "NoResultFound",
-        "one() of many": "MultipleResultsFound",
-        "one_or_none() of many": "MultipleResultsFound",
-    }
+    checks.same("one_or_none() of no rows", none, None)
+    checks.equal(
+        "raised",
+        raised,
+        {
+            "one() of nobody": "NoResultFound",
+            "one() of many": "MultipleResultsFound",
+            "one_or_none() of many": "MultipleResultsFound",
+        },
+    )
 
 
 @behaviour("engine.result-scalars", doc="core/connections.html#sqlalchemy.engine.Result.scalars")
-def test_scalar_one_and_scalars_return_plain_values(engine, capture):
+def test_scalar_one_and_scalars_return_plain_values(engine, capture, checks):
     """``Result.scalar_one()`` returns the first column of the only row; ``Result.scalars()`` yields the
     first column (or the column at the index given) of every row as plain values.
 
@@ -250,14 +258,14 @@ def test_scalar_one_and_scalars_return_plain_values(engine, capture):
         via_connection = connection.scalars(names_and_fullnames).all()
 
     assert capture.count_of("SELECT") == 4
-    assert capture.measure("scalar_one()", sandy) == "Sandy"
-    assert capture.measure("scalars()", names) == ["patrick", "sandy", "squidward"]
-    assert capture.measure("scalars(1)", fullnames) == ["Patrick", "Sandy", "Squidward"]
+    checks.equal("scalar_one()", sandy, "Sandy")
+    checks.equal("scalars()", names, ["patrick", "sandy", "squidward"])
+    checks.equal("scalars(1)", fullnames, ["Patrick", "Sandy", "Squidward"])
     assert via_connection == names
 
 
 @behaviour("engine.result-fetchmany", doc="core/connections.html#sqlalchemy.engine.Result.fetchmany")
-def test_fetchmany_returns_at_most_size_rows_until_exhausted(engine, capture):
+def test_fetchmany_returns_at_most_size_rows_until_exhausted(engine, capture, checks):
     """``Result.fetchmany(2)`` over five rows returns 2, 2, then 1 row, then an empty list.
 
     Docs: Core > Working with Engines and Connections > ``Result.fetchmany()``.
@@ -269,11 +277,11 @@ def test_fetchmany_returns_at_most_size_rows_until_exhausted(engine, capture):
         batches = [[value for (value,) in result.fetchmany(2)] for _ in range(4)]
 
     assert capture.count_of("SELECT") == 1
-    assert capture.measure("fetchmany(2) batches", batches) == [[1, 2], [3, 4], [5], []]
+    checks.equal("fetchmany(2) batches", batches, [[1, 2], [3, 4], [5], []])
 
 
 @behaviour("engine.result-partitions", doc="core/connections.html#sqlalchemy.engine.Result.partitions")
-def test_partitions_yields_lists_of_the_given_size(engine, capture):
+def test_partitions_yields_lists_of_the_given_size(engine, capture, checks):
     """``Result.partitions(2)`` over five rows yields lists of 2, 2 and 1 rows, in order, from one statement.
 
     Docs: Core > Working with Engines and Connections > ``Result.partitions()``.
@@ -285,11 +293,11 @@ def test_partitions_yields_lists_of_the_given_size(engine, capture):
         partitions = [[value for (value,) in partition] for partition in result.partitions(2)]
 
     assert capture.count_of("SELECT") == 1
-    assert capture.measure("partitions(2)", partitions) == [[1, 2], [3, 4], [5]]
+    checks.equal("partitions(2)", partitions, [[1, 2], [3, 4], [5]])
 
 
 @behaviour("engine.inserted-primary-key", doc="tutorial/data_insert.html#executing-the-statement")
-def test_inserted_primary_key_is_the_new_rows_key(engine, capture):
+def test_inserted_primary_key_is_the_new_rows_key(engine, capture, checks):
     """After a single-row ``insert()``, ``CursorResult.inserted_primary_key`` is a tuple holding the
     primary key the database generated for the new row.
 
@@ -303,14 +311,14 @@ def test_inserted_primary_key_is_the_new_rows_key(engine, capture):
 
     assert capture.count_of("INSERT") == 2
     stored = {name: (key,) for name, key in ids_by_name(engine, user_table).items()}
-    assert capture.measure("inserted_primary_key", keys) == stored
+    checks.equal("inserted_primary_key", keys, stored)
     assert keys["spongebob"] != keys["sandy"]
 
 
 @behaviour(
     "engine.text-update-delete-rowcount", doc="tutorial/data_update.html#getting-affected-row-count-from-update-delete"
 )
-def test_text_update_and_delete_rowcount_counts_matched_rows(engine, capture):
+def test_text_update_and_delete_rowcount_counts_matched_rows(engine, capture, checks):
     """``CursorResult.rowcount`` of a textual ``UPDATE`` is the number of rows its WHERE clause matched,
     including rows it left unchanged, and of a textual ``DELETE`` the number of rows deleted.
 
@@ -328,9 +336,9 @@ def test_text_update_and_delete_rowcount_counts_matched_rows(engine, capture):
         delete_rowcount = deleted.rowcount
 
     assert (capture.count_of("UPDATE"), capture.count_of("DELETE")) == (1, 1)
-    assert capture.measure("UPDATE rowcount (3 matched, 1 changed)", update_rowcount) == 3
-    assert capture.measure("DELETE rowcount", delete_rowcount) == 3
-    assert capture.measure("rows after the block", item_rows(engine)) == [("quince", 20)]
+    checks.equal("UPDATE rowcount (3 matched, 1 changed)", update_rowcount, 3)
+    checks.equal("DELETE rowcount", delete_rowcount, 3)
+    checks.equal("rows after the block", item_rows(engine), [("quince", 20)])
 
 
 @behaviour(

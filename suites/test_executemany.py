@@ -23,7 +23,7 @@ def seed_items(engine, rows: list[dict]) -> None:
 
 
 @behaviour("executemany.text-insert-list", doc="tutorial/dbapi_transactions.html#sending-multiple-parameters")
-def test_text_insert_with_a_list_of_parameters_is_one_executemany(engine, capture):
+def test_text_insert_with_a_list_of_parameters_is_one_executemany(engine, capture, checks):
     """A list of parameter dictionaries given to one ``Connection.execute(text("INSERT ..."), [...])`` reaches
     the DBAPI as one ``cursor.executemany()`` call carrying every parameter set, and every row is inserted.
 
@@ -36,14 +36,14 @@ def test_text_insert_with_a_list_of_parameters_is_one_executemany(engine, captur
 
     calls = capture.measure("dbapi call", [(call.kind, call.parameter_sets) for call in capture.cursor_executions])
     assert calls == [("executemany", len(rows))]
-    assert capture.measure("rows after the block", item_rows(engine)) == [(r["name"], r["quantity"]) for r in rows]
+    checks.equal("rows after the block", item_rows(engine), [(r["name"], r["quantity"]) for r in rows])
 
 
 @behaviour(
     "executemany.core-insert-list",
     doc="tutorial/data_insert.html#insert-usually-generates-the-values-clause-automatically",
 )
-def test_core_insert_with_a_list_of_parameters_is_not_one_execute_per_row(engine, capture):
+def test_core_insert_with_a_list_of_parameters_is_not_one_execute_per_row(engine, capture, checks):
     """``Connection.execute(insert(table), [...])`` without RETURNING sends all parameter sets in one DBAPI
     round trip, either one ``cursor.executemany()`` or one "insertmanyvalues" batch, never one execute per row.
 
@@ -57,9 +57,9 @@ def test_core_insert_with_a_list_of_parameters_is_not_one_execute_per_row(engine
 
     inserts = [call for call in capture.cursor_executions if call.sql.upper().startswith("INSERT")]
     capture.measure("dbapi call", sorted({call.kind for call in inserts}))
-    assert capture.measure("INSERT round trips", len(inserts)) == 1
+    checks.equal("INSERT round trips", len(inserts), 1)
     assert inserts[0].kind in ("executemany", "insertmanyvalues")
-    assert capture.measure("rows after the block", item_rows(engine)) == [(r["name"], r["quantity"]) for r in rows]
+    checks.equal("rows after the block", item_rows(engine), [(r["name"], r["quantity"]) for r in rows])
 
 
 @behaviour("executemany.update-rowcount", doc="tutorial/data_update.html#getting-affected-row-count-from-update-delete")
@@ -108,7 +108,7 @@ def test_update_executemany_rowcount_is_the_total_of_matched_rows(engine, captur
     "executemany.update-rowcount-counts-matched-rows",
     doc="tutorial/data_update.html#getting-affected-row-count-from-update-delete",
 )
-def test_update_rowcount_counts_matched_rows_not_changed_rows(engine, capture):
+def test_update_rowcount_counts_matched_rows_not_changed_rows(engine, capture, checks):
     """``CursorResult.rowcount`` of a single UPDATE is the number of rows its WHERE clause matched, including
     rows whose values the UPDATE did not actually change.
 
@@ -130,17 +130,21 @@ def test_update_rowcount_counts_matched_rows_not_changed_rows(engine, capture):
         rowcount = result.rowcount
 
     assert capture.count_of("UPDATE") == 1
-    assert capture.measure("rows after the block", item_rows(engine)) == [
-        ("apple", 7),
-        ("pear", 7),
-        ("plum", 7),
-        ("quince", 20),
-    ]
-    assert capture.measure("rowcount (3 matched, 1 changed)", rowcount) == 3
+    checks.equal(
+        "rows after the block",
+        item_rows(engine),
+        [
+            ("apple", 7),
+            ("pear", 7),
+            ("plum", 7),
+            ("quince", 20),
+        ],
+    )
+    checks.equal("rowcount (3 matched, 1 changed)", rowcount, 3)
 
 
 @behaviour("executemany.delete-rowcount", doc="tutorial/data_update.html#getting-affected-row-count-from-update-delete")
-def test_delete_rowcount_is_the_number_of_rows_deleted(engine, capture):
+def test_delete_rowcount_is_the_number_of_rows_deleted(engine, capture, checks):
     """``CursorResult.rowcount`` of a single DELETE statement is the number of rows its WHERE clause matched.
 
     Docs: Unified Tutorial > Using UPDATE and DELETE Statements > Getting Affected Row Count from UPDATE, DELETE.
@@ -152,5 +156,5 @@ def test_delete_rowcount_is_the_number_of_rows_deleted(engine, capture):
         rowcount = result.rowcount
 
     assert capture.count_of("DELETE") == 1
-    assert capture.measure("rows after the block", item_rows(engine)) == [("item-04", 4), ("item-05", 5)]
-    assert capture.measure("rowcount", rowcount) == 3
+    checks.equal("rows after the block", item_rows(engine), [("item-04", 4), ("item-05", 5)])
+    checks.equal("rowcount", rowcount, 3)

@@ -60,7 +60,7 @@ def add_sandy(engine) -> None:
 
 
 @behaviour("integrity.unique-violation-raised-at-flush", doc="orm/session_basics.html#flushing")
-def test_duplicate_key_raises_integrity_error_at_flush_not_add(engine, capture):
+def test_duplicate_key_raises_integrity_error_at_flush_not_add(engine, capture, checks):
     """A duplicate unique key raises ``sqlalchemy.exc.IntegrityError`` at flush, not at ``Session.add()`` (which
     emits no SQL), and its ``.orig`` is an instance of the driver's own DBAPI ``IntegrityError``.
 
@@ -77,11 +77,11 @@ def test_duplicate_key_raises_integrity_error_at_flush_not_add(engine, capture):
     assert emitted_by_add == 0
     assert capture.count_of("INSERT") == 1
     assert isinstance(driver_error, engine.dialect.dbapi.IntegrityError)
-    assert capture.measure("names stored", stored_names(engine)) == ["sandy"]
+    checks.equal("names stored", stored_names(engine), ["sandy"])
 
 
 @behaviour("integrity.pending-rollback-until-rollback", doc="errors.html#error-7s2a")
-def test_session_refuses_work_after_failed_flush_until_rollback(engine, capture):
+def test_session_refuses_work_after_failed_flush_until_rollback(engine, capture, checks):
     """After a flush fails, the ``Session`` raises ``sqlalchemy.exc.PendingRollbackError`` for the next query,
     without sending it, until ``Session.rollback()``; after that, queries work again.
 
@@ -105,12 +105,12 @@ def test_session_refuses_work_after_failed_flush_until_rollback(engine, capture)
     assert capture.round_trips > 0
     assert capture.exception["sqlalchemy"] == "sqlalchemy.exc.PendingRollbackError"
     assert sent_while_refused == 0
-    assert capture.measure("names read after rollback", names_after_rollback) == ["sandy"]
-    assert capture.measure("names stored", stored_names(engine)) == ["sandy"]
+    checks.equal("names read after rollback", names_after_rollback, ["sandy"])
+    checks.equal("names stored", stored_names(engine), ["sandy"])
 
 
 @behaviour("integrity.failed-object-transient-after-rollback", doc="orm/session_basics.html#rolling-back")
-def test_object_that_failed_to_insert_is_transient_after_rollback(engine, capture):
+def test_object_that_failed_to_insert_is_transient_after_rollback(engine, capture, checks):
     """After a failed flush and ``Session.rollback()``, the object whose INSERT failed is expunged: it is
     transient again, no longer in the Session, and absent from the database.
 
@@ -128,11 +128,11 @@ def test_object_that_failed_to_insert_is_transient_after_rollback(engine, captur
 
     assert capture.count_of("INSERT") == 1
     assert capture.kinds()[-1] == "rollback"
-    assert capture.measure("transient after rollback", inspect(duplicate).transient) is True
+    checks.same("transient after rollback", inspect(duplicate).transient, True)
     assert in_session is False
     with engine.connect() as connection:
         fullnames = connection.scalars(select(user_table.c.fullname)).all()
-    assert capture.measure("fullnames stored", fullnames) == ["Sandy Cheeks"]
+    checks.equal("fullnames stored", fullnames, ["Sandy Cheeks"])
 
 
 @behaviour("integrity.not-null-violation", doc="core/exceptions.html#sqlalchemy.exc.IntegrityError")
@@ -154,7 +154,7 @@ def test_not_null_violation_raises_integrity_error(engine, capture, checks):
 
 
 @behaviour("integrity.core-duplicate-rollback-and-reuse", doc="core/exceptions.html#sqlalchemy.exc.IntegrityError")
-def test_core_duplicate_key_rolls_back_and_connection_is_reused(engine, capture):
+def test_core_duplicate_key_rolls_back_and_connection_is_reused(engine, capture, checks):
     """A duplicate key in ``Connection.execute(insert(...))`` raises ``sqlalchemy.exc.IntegrityError``; the
     transaction stays open until ``Connection.rollback()``, after which the same connection runs and commits
     new work.
@@ -174,7 +174,7 @@ def test_core_duplicate_key_rolls_back_and_connection_is_reused(engine, capture)
     capture.measure("driver exception class", qualified_name(raised.value.orig))
     assert open_after_error is True
     assert capture.kinds() == ["begin", "execute", "rollback", "begin", "execute", "commit"]
-    assert capture.measure("names stored", stored_names(engine)) == ["patrick", "sandy"]
+    checks.equal("names stored", stored_names(engine), ["patrick", "sandy"])
 
 
 @behaviour("integrity.foreign-key-violation", doc="core/constraints.html#defining-foreign-keys")
@@ -226,7 +226,7 @@ def test_omitted_not_null_column_raises_integrity_error(engine, capture, checks)
 
 
 @behaviour("integrity.savepoint-recovers-after-error", doc="orm/session_transaction.html#using-savepoint")
-def test_savepoint_rolls_back_only_the_failed_insert(engine, capture):
+def test_savepoint_rolls_back_only_the_failed_insert(engine, capture, checks):
     """A flush that fails inside ``Session.begin_nested()`` rolls back to the SAVEPOINT only: the transaction
     stays usable, the work flushed before the savepoint survives, and the commit stores it with later work.
 
@@ -250,11 +250,11 @@ def test_savepoint_rolls_back_only_the_failed_insert(engine, capture):
     assert kinds[-1] == "commit"
     assert [error["sqlalchemy"] for error in capture.errors_seen] == ["sqlalchemy.exc.IntegrityError"]
     assert duplicate_in_session is False
-    assert capture.measure("names stored", stored_names(engine)) == ["patrick", "sandy", "squidward"]
+    checks.equal("names stored", stored_names(engine), ["patrick", "sandy", "squidward"])
 
 
 @behaviour("integrity.dbapi-error-orig-not-invalidated", doc="core/exceptions.html#sqlalchemy.exc.DBAPIError")
-def test_integrity_error_wraps_driver_error_and_keeps_the_connection(engine, capture):
+def test_integrity_error_wraps_driver_error_and_keeps_the_connection(engine, capture, checks):
     """An ``IntegrityError`` is a ``DBAPIError`` whose ``.orig`` is the driver's exception, whose ``.statement``
     is the SQL that failed and whose ``connection_invalidated`` is False: the connection is not invalidated,
     and after ``rollback()`` the same DBAPI connection runs the next statement.
@@ -276,8 +276,8 @@ def test_integrity_error_wraps_driver_error_and_keeps_the_connection(engine, cap
     capture.measure("driver exception class", qualified_name(error.orig))
     assert isinstance(error, exc.IntegrityError)
     assert isinstance(error.orig, engine.dialect.dbapi.Error)
-    assert capture.measure("connection_invalidated", error.connection_invalidated) is False
+    checks.same("connection_invalidated", error.connection_invalidated, False)
     assert error.statement.lstrip().upper().startswith("INSERT")
     assert invalidated is False
-    assert capture.measure("same DBAPI connection after rollback", same_dbapi_connection) is True
-    assert capture.measure("names read after rollback", names) == ["sandy"]
+    checks.same("same DBAPI connection after rollback", same_dbapi_connection, True)
+    checks.equal("names read after rollback", names, ["sandy"])

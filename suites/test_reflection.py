@@ -77,7 +77,7 @@ def schema_signature(metadata: MetaData) -> dict[str, list[tuple]]:
 
 
 @behaviour("reflect.table-autoload-with", doc="tutorial/metadata.html#table-reflection")
-def test_table_autoload_with_reflects_columns_keys_and_the_referred_table(engine, make_tables, capture):
+def test_table_autoload_with_reflects_columns_keys_and_the_referred_table(engine, make_tables, capture, checks):
     """``Table("reflect_child", metadata, autoload_with=engine)`` loads the table's columns, primary key and
     foreign key from the database, reflects the table its foreign key refers to into the same ``MetaData``,
     and the reflected tables can be used in INSERT and SELECT.
@@ -96,19 +96,17 @@ def test_table_autoload_with_reflects_columns_keys_and_the_referred_table(engine
         rows = [tuple(row) for row in connection.execute(select(child.c.id, parent.c.code).join_from(child, parent))]
 
     assert capture.round_trips >= 1
-    assert capture.measure("reflected columns", child.columns.keys()) == ["id", "parent_id", "label"]
-    assert capture.measure("primary key", child.primary_key.columns.keys()) == ["id"]
-    assert capture.measure("foreign keys", sorted(fk.target_fullname for fk in child.foreign_keys)) == [
-        "reflect_parent.id"
-    ]
-    assert capture.measure("tables in the MetaData", sorted(metadata.tables)) == ["reflect_child", "reflect_parent"]
-    assert capture.measure("rows joined through the reflected tables", rows) == [(7, "p1")]
+    checks.equal("reflected columns", child.columns.keys(), ["id", "parent_id", "label"])
+    checks.equal("primary key", child.primary_key.columns.keys(), ["id"])
+    checks.equal("foreign keys", sorted(fk.target_fullname for fk in child.foreign_keys), ["reflect_parent.id"])
+    checks.equal("tables in the MetaData", sorted(metadata.tables), ["reflect_child", "reflect_parent"])
+    checks.equal("rows joined through the reflected tables", rows, [(7, "p1")])
 
 
 @behaviour(
     "reflect.inspector-table-names", doc="core/reflection.html#sqlalchemy.engine.reflection.Inspector.get_table_names"
 )
-def test_inspector_lists_created_tables_and_not_dropped_ones(engine, make_tables, capture):
+def test_inspector_lists_created_tables_and_not_dropped_ones(engine, make_tables, capture, checks):
     """``inspect(engine).get_table_names()`` lists the tables ``create_all`` created, and a new inspector no
     longer lists them once ``drop_all`` has dropped them.
 
@@ -122,10 +120,8 @@ def test_inspector_lists_created_tables_and_not_dropped_ones(engine, make_tables
         after_drop = inspect(engine).get_table_names()
 
     assert capture.round_trips >= 2
-    assert capture.measure("ours after create_all", sorted(set(after_create) & set(SCHEMA_TABLES))) == list(
-        SCHEMA_TABLES
-    )
-    assert capture.measure("ours after drop_all", sorted(set(after_drop) & set(SCHEMA_TABLES))) == []
+    checks.equal("ours after create_all", sorted(set(after_create) & set(SCHEMA_TABLES)), list(SCHEMA_TABLES))
+    checks.equal("ours after drop_all", sorted(set(after_drop) & set(SCHEMA_TABLES)), [])
 
 
 @behaviour("reflect.column-types", doc="core/reflection.html#reflecting-with-database-agnostic-types")
@@ -154,7 +150,7 @@ def test_inspector_columns_have_the_declared_generic_types(engine, make_tables, 
 
 
 @behaviour("reflect.primary-key", doc="core/reflection.html#sqlalchemy.engine.reflection.Inspector.get_pk_constraint")
-def test_inspector_reads_single_and_composite_primary_keys(engine, make_tables, capture):
+def test_inspector_reads_single_and_composite_primary_keys(engine, make_tables, capture, checks):
     """``Inspector.get_pk_constraint()`` returns the primary key columns, for a composite key in declared order.
 
     Docs: Core > Reflecting Database Objects > ``Inspector.get_pk_constraint()``.
@@ -166,8 +162,8 @@ def test_inspector_reads_single_and_composite_primary_keys(engine, make_tables, 
         composite = inspector.get_pk_constraint("reflect_link")["constrained_columns"]
 
     assert capture.round_trips >= 1
-    assert capture.measure("reflect_parent primary key", single) == ["id"]
-    assert capture.measure("reflect_link primary key", composite) == ["parent_id", "tag"]
+    checks.equal("reflect_parent primary key", single, ["id"])
+    checks.equal("reflect_link primary key", composite, ["parent_id", "tag"])
 
 
 @behaviour("reflect.foreign-keys", doc="core/reflection.html#sqlalchemy.engine.reflection.Inspector.get_foreign_keys")
@@ -241,7 +237,7 @@ def test_inspector_reads_unique_constraints(engine, make_tables, capture):
 
 
 @behaviour("reflect.comments", doc="core/reflection.html#sqlalchemy.engine.reflection.Inspector.get_table_comment")
-def test_inspector_reads_table_and_column_comments(engine, make_tables, capture):
+def test_inspector_reads_table_and_column_comments(engine, make_tables, capture, checks):
     """``Table(comment=...)`` and ``Column(comment=...)`` are stored by ``create_all`` and read back by
     ``Inspector.get_table_comment()`` and ``Inspector.get_columns()``.
 
@@ -254,19 +250,23 @@ def test_inspector_reads_table_and_column_comments(engine, make_tables, capture)
         table_comment = inspector.get_table_comment("reflect_parent")["text"]
         column_comments = {column["name"]: column.get("comment") for column in inspector.get_columns("reflect_parent")}
 
-    assert capture.measure("table comment", table_comment) == "parents of children"
-    assert capture.measure("column comments", column_comments) == {
-        "id": None,
-        "code": None,
-        "name": "display name",
-        "price": None,
-        "notes": None,
-        "created": None,
-    }
+    checks.equal("table comment", table_comment, "parents of children")
+    checks.equal(
+        "column comments",
+        column_comments,
+        {
+            "id": None,
+            "code": None,
+            "name": "display name",
+            "price": None,
+            "notes": None,
+            "created": None,
+        },
+    )
 
 
 @behaviour("reflect.round-trip", doc="core/reflection.html#reflecting-all-tables-at-once")
-def test_declared_created_reflected_created_again_keeps_the_columns(engine, make_tables, capture):
+def test_declared_created_reflected_created_again_keeps_the_columns(engine, make_tables, capture, checks):
     """A schema declared in Python, created, reflected with ``MetaData.reflect()``, dropped and created again from
     the reflected ``MetaData`` reflects back with the same columns (generic type, length, precision, nullability,
     primary key) and foreign keys as declared.
@@ -286,5 +286,5 @@ def test_declared_created_reflected_created_again_keeps_the_columns(engine, make
 
     assert capture.count_of("CREATE TABLE") == len(SCHEMA_TABLES)
     expected = capture.measure("declared", schema_signature(declared))
-    assert capture.measure("first reflection", schema_signature(first)) == expected
-    assert capture.measure("reflection of the re-created tables", schema_signature(second)) == expected
+    checks.equal("first reflection", schema_signature(first), expected)
+    checks.equal("reflection of the re-created tables", schema_signature(second), expected)

@@ -94,7 +94,7 @@ EXPECTED_EMAILS = {
     doc="tutorial/orm_related_objects.html#persisting-and-loading-relationships",
 )
 @pytest.mark.usefixtures("tables")
-def test_back_populates_keeps_both_sides_in_step_without_sql(engine, capture):
+def test_back_populates_keeps_both_sides_in_step_without_sql(engine, capture, checks):
     """With ``back_populates``, appending a child to a parent's collection sets the child's many-to-one
     attribute, and setting a child's many-to-one attribute appends it to the parent's collection, in Python,
     before any flush (no SQL); the flush then stores both links.
@@ -119,18 +119,22 @@ def test_back_populates_keeps_both_sides_in_step_without_sql(engine, capture):
     assert parent_of_appended == "sandy"
     assert in_collection is True
     assert statements_before_flush == 0
-    assert capture.measure("addresses stored", stored_addresses(engine)) == [
-        ("patrick", "patrick@bikinibottom.org"),
-        ("patrick", "patrick@rock.org"),
-        ("sandy", "sandy@sqlalchemy.org"),
-        ("sandy", "sandy@squirrelpower.org"),
-        ("sandy", "sandy@treedome.org"),
-    ]
+    checks.equal(
+        "addresses stored",
+        stored_addresses(engine),
+        [
+            ("patrick", "patrick@bikinibottom.org"),
+            ("patrick", "patrick@rock.org"),
+            ("sandy", "sandy@sqlalchemy.org"),
+            ("sandy", "sandy@squirrelpower.org"),
+            ("sandy", "sandy@treedome.org"),
+        ],
+    )
 
 
 @behaviour("rel.lazy-load-once", doc="orm/queryguide/relationships.html#lazy-loading")
 @pytest.mark.usefixtures("tables")
-def test_lazy_collection_selects_once_on_first_access(engine, capture):
+def test_lazy_collection_selects_once_on_first_access(engine, capture, checks):
     """A ``relationship()`` with the default lazy loading emits exactly one SELECT of the related table on
     first access of the collection, and none on the second access.
 
@@ -148,15 +152,15 @@ def test_lazy_collection_selects_once_on_first_access(engine, capture):
             added_by_second = len(capture.statements) - statements_after_first
 
     assert loaded_before is False
-    assert capture.measure("statements (verb, table)", steps(capture)) == [("SELECT", "address")]
-    assert capture.measure("statements added by the second access", added_by_second) == 0
+    checks.equal("statements (verb, table)", steps(capture), [("SELECT", "address")])
+    checks.equal("statements added by the second access", added_by_second, 0)
     assert sorted(first) == sorted(second) == EXPECTED_EMAILS["sandy"]
     assert [email for name, email in stored_addresses(engine) if name == "sandy"] == EXPECTED_EMAILS["sandy"]
 
 
 @behaviour("rel.selectinload-one-in-query", doc="orm/queryguide/relationships.html#selectin-eager-loading")
 @pytest.mark.usefixtures("tables")
-def test_selectinload_loads_all_collections_with_one_in_select(engine, capture):
+def test_selectinload_loads_all_collections_with_one_in_select(engine, capture, checks):
     """``selectinload()`` loads the collections of all parents in one extra SELECT with ``IN (...)`` of their
     primary keys; accessing the collections afterwards emits no SQL.
 
@@ -169,18 +173,22 @@ def test_selectinload_loads_all_collections_with_one_in_select(engine, capture):
         emails = emails_by_user(users)
         added_by_access = capture.measure("statements added by access", len(capture.statements) - statements_for_query)
 
-    assert capture.measure("statements (verb, table)", steps(capture)) == [
-        ("SELECT", "user_account"),
-        ("SELECT", "address"),
-    ]
+    checks.equal(
+        "statements (verb, table)",
+        steps(capture),
+        [
+            ("SELECT", "user_account"),
+            ("SELECT", "address"),
+        ],
+    )
     assert " IN " in capture.sql()[1].upper()
     assert added_by_access == 0
-    assert capture.measure("addresses loaded", emails) == EXPECTED_EMAILS
+    checks.equal("addresses loaded", emails, EXPECTED_EMAILS)
 
 
 @behaviour("rel.joinedload-left-outer-join", doc="orm/queryguide/relationships.html#joined-eager-loading")
 @pytest.mark.usefixtures("tables")
-def test_joinedload_loads_collections_in_the_same_select(engine, capture):
+def test_joinedload_loads_collections_in_the_same_select(engine, capture, checks):
     """``joinedload()`` loads the collections in the same SELECT through a LEFT OUTER JOIN, so a parent without
     children is still returned (with an empty collection), and access emits no more SQL.
 
@@ -192,9 +200,9 @@ def test_joinedload_loads_collections_in_the_same_select(engine, capture):
         users = result.unique().all()
         emails = emails_by_user(users)
 
-    assert capture.measure("statements (verb, table)", steps(capture)) == [("SELECT", "user_account")]
+    checks.equal("statements (verb, table)", steps(capture), [("SELECT", "user_account")])
     assert "LEFT OUTER JOIN" in capture.sql()[0].upper()
-    assert capture.measure("addresses loaded", emails) == EXPECTED_EMAILS
+    checks.equal("addresses loaded", emails, EXPECTED_EMAILS)
 
 
 @behaviour(
@@ -202,7 +210,7 @@ def test_joinedload_loads_collections_in_the_same_select(engine, capture):
     doc="orm/queryguide/relationships.html#preventing-unwanted-lazy-loads-using-raiseload",
 )
 @pytest.mark.usefixtures("tables")
-def test_raiseload_raises_instead_of_loading(engine, capture):
+def test_raiseload_raises_instead_of_loading(engine, capture, checks):
     """With ``raiseload()``, accessing the unloaded collection raises ``InvalidRequestError`` and emits no SQL.
 
     Docs: ORM Querying Guide > Relationship Loading Techniques > Preventing unwanted lazy loads using raiseload.
@@ -214,7 +222,7 @@ def test_raiseload_raises_instead_of_loading(engine, capture):
             _ = sandy.addresses
         loaded_after = capture.measure("collection loaded after the attempt", "addresses" in sandy.__dict__)
 
-    assert capture.measure("statements emitted", len(capture.statements)) == 0
+    checks.equal("statements emitted", len(capture.statements), 0)
     assert capture.exception["sqlalchemy"] == "sqlalchemy.exc.InvalidRequestError"
     assert loaded_after is False
     assert len([email for name, email in stored_addresses(engine) if name == "sandy"]) == 2
@@ -222,7 +230,7 @@ def test_raiseload_raises_instead_of_loading(engine, capture):
 
 @behaviour("rel.save-update-cascade-on-append", doc="orm/cascades.html#save-update")
 @pytest.mark.usefixtures("tables")
-def test_child_appended_to_persistent_parent_joins_the_session(engine, capture):
+def test_child_appended_to_persistent_parent_joins_the_session(engine, capture, checks):
     """ "save-update" cascade also acts on attribute events: a new object appended to the collection of a parent
     already in the Session becomes pending in that Session without ``Session.add()``, and the flush INSERTs it
     with the parent's key.
@@ -239,7 +247,7 @@ def test_child_appended_to_persistent_parent_joins_the_session(engine, capture):
             session.commit()
 
     assert pending is True
-    assert capture.measure("statements (verb, table)", steps(capture)) == [("SELECT", "address"), ("INSERT", "address")]
+    checks.equal("statements (verb, table)", steps(capture), [("SELECT", "address"), ("INSERT", "address")])
     assert [email for name, email in stored_addresses(engine) if name == "patrick"] == [
         "patrick@bikinibottom.org",
         "patrick@krustykrab.com",
@@ -282,7 +290,7 @@ def test_assigning_the_many_to_one_side_does_not_cascade_into_the_session(engine
 
 
 @behaviour("rel.many-to-many-secondary-rows", doc="orm/basic_relationships.html#many-to-many")
-def test_many_to_many_inserts_and_deletes_association_rows(engine, capture, make_tables):
+def test_many_to_many_inserts_and_deletes_association_rows(engine, capture, make_tables, checks):
     """With ``relationship(secondary=table)``, the ORM INSERTs a row into the association table for each
     object added to the collection, and DELETEs the row when an object is removed, leaving both ends stored.
 
@@ -309,5 +317,5 @@ def test_many_to_many_inserts_and_deletes_association_rows(engine, capture, make
             select(Student.name, Course.title).join_from(enrolment_table, Student).join(Course)
         ).all()
         courses = connection.scalars(select(Course.title).order_by(Course.title)).all()
-    assert capture.measure("enrolments stored", [tuple(row) for row in enrolled]) == [("sandy", "science")]
-    assert capture.measure("courses stored", courses) == ["karate", "science"]
+    checks.equal("enrolments stored", [tuple(row) for row in enrolled], [("sandy", "science")])
+    checks.equal("courses stored", courses, ["karate", "science"])

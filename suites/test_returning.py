@@ -24,7 +24,7 @@ def user_ids_by_name(engine) -> dict[str, int]:
 
 
 @behaviour("imv.core-returning-paged", doc="core/connections.html#engine-insertmanyvalues-page-size", requires="2.0")
-def test_insert_returning_with_a_list_runs_one_statement_per_page(make_engine, engine, capture):
+def test_insert_returning_with_a_list_runs_one_statement_per_page(make_engine, engine, capture, checks):
     """``insert(table).returning(table.c.id)`` executed with a list of 25 parameter sets on an engine with
     ``insertmanyvalues_page_size=10`` runs as 3 "insertmanyvalues" INSERT statements and returns all 25 ids.
 
@@ -38,9 +38,9 @@ def test_insert_returning_with_a_list_runs_one_statement_per_page(make_engine, e
 
     capture.measure("ids returned", len(ids))
     stored = item_ids_by_name(engine)
-    assert capture.measure("rows after the block", len(stored)) == 25
+    checks.equal("rows after the block", len(stored), 25)
     assert sorted(ids) == sorted(stored.values())
-    assert capture.measure("insertmanyvalues statements", capture.insertmanyvalues_batches) == 3
+    checks.equal("insertmanyvalues statements", capture.insertmanyvalues_batches, 3)
     assert capture.count_of("INSERT") == 3
 
 
@@ -101,7 +101,7 @@ def test_orm_flush_of_new_objects_is_batched_with_returning(make_engine, engine,
 
 
 @behaviour("imv.single-row-returning", doc="tutorial/data_insert.html#insert-returning")
-def test_single_row_insert_returning_gives_the_server_generated_values(engine, capture):
+def test_single_row_insert_returning_gives_the_server_generated_values(engine, capture, checks):
     """A single-row ``insert(table).values(...).returning(table.c.id, table.c.quantity)`` returns the
     server-generated id and server default of the new row from the INSERT statement itself.
 
@@ -115,12 +115,12 @@ def test_single_row_insert_returning_gives_the_server_generated_values(engine, c
     statements = capture.measure("statements", capture.sql())
     assert len(statements) == 1
     assert statements[0].upper().startswith("INSERT") and "RETURNING" in statements[0].upper()
-    assert capture.measure("returned id", returned_id) == item_ids_by_name(engine)["widget"]
-    assert capture.measure("returned server default", quantity) == 0
+    checks.equal("returned id", returned_id, item_ids_by_name(engine)["widget"])
+    checks.equal("returned server default", quantity, 0)
 
 
 @behaviour("imv.return-defaults-inserted-pk", doc="core/dml.html#sqlalchemy.sql.expression.UpdateBase.return_defaults")
-def test_return_defaults_gives_inserted_primary_key_and_server_default(engine, capture):
+def test_return_defaults_gives_inserted_primary_key_and_server_default(engine, capture, checks):
     """A single-row ``insert(table).values(...).return_defaults()`` fetches the server-generated primary key
     and server defaults in the one INSERT round trip: ``CursorResult.inserted_primary_key`` equals the new row's
     id and ``CursorResult.returned_defaults`` carries its server default.
@@ -138,14 +138,14 @@ def test_return_defaults_gives_inserted_primary_key_and_server_default(engine, c
 
     assert capture.measure("statements", capture.sql())[0].upper().startswith("INSERT")
     assert capture.round_trips == 1
-    assert capture.measure("inserted_primary_key", primary_key) == (item_ids_by_name(engine)["widget"],)
-    assert capture.measure("returned_defaults", defaults) == {"id": primary_key[0], "quantity": 0}
+    checks.equal("inserted_primary_key", primary_key, (item_ids_by_name(engine)["widget"],))
+    checks.equal("returned_defaults", defaults, {"id": primary_key[0], "quantity": 0})
 
 
 @behaviour(
     "imv.orm-bulk-insert-returning", doc="orm/queryguide/dml.html#getting-new-objects-with-returning", requires="2.0"
 )
-def test_orm_bulk_insert_returning_gives_objects_in_pages(make_engine, engine, capture):
+def test_orm_bulk_insert_returning_gives_objects_in_pages(make_engine, engine, capture, checks):
     """``Session.scalars(insert(User).returning(User), [...])`` with 12 parameter dictionaries, on an engine
     with ``insertmanyvalues_page_size=5``, runs 3 "insertmanyvalues" statements and returns 12 ``User``
     objects carrying their server-generated primary keys.
@@ -161,14 +161,14 @@ def test_orm_bulk_insert_returning_gives_objects_in_pages(make_engine, engine, c
         keys = {user.name: user.id for user in users}
         session.commit()
 
-    assert capture.measure("objects returned", len(users)) == 12
-    assert capture.measure("primary keys", keys) == user_ids_by_name(engine)
-    assert capture.measure("insertmanyvalues statements", capture.insertmanyvalues_batches) == 3
+    checks.equal("objects returned", len(users), 12)
+    checks.equal("primary keys", keys, user_ids_by_name(engine))
+    checks.equal("insertmanyvalues statements", capture.insertmanyvalues_batches, 3)
     assert capture.count_of("INSERT") == 3
 
 
 @behaviour("imv.delete-returning", doc="tutorial/data_update.html#using-returning-with-update-delete")
-def test_delete_returning_gives_the_deleted_rows(engine, capture):
+def test_delete_returning_gives_the_deleted_rows(engine, capture, checks):
     """``delete(table).where(...).returning(...)`` deletes the matched rows and returns one row for each.
 
     Docs: Unified Tutorial > Using UPDATE and DELETE Statements > Using RETURNING with UPDATE, DELETE.
@@ -181,5 +181,5 @@ def test_delete_returning_gives_the_deleted_rows(engine, capture):
         deleted = connection.execute(statement).scalars().all()
 
     assert capture.count_of("DELETE") == 1
-    assert capture.measure("deleted names", sorted(deleted)) == ["item-04", "item-05"]
-    assert capture.measure("names left", sorted(item_ids_by_name(engine))) == ["item-01", "item-02", "item-03"]
+    checks.equal("deleted names", sorted(deleted), ["item-04", "item-05"])
+    checks.equal("names left", sorted(item_ids_by_name(engine)), ["item-01", "item-02", "item-03"])

@@ -127,7 +127,7 @@ USER_JOIN_ADDRESS_ON_FOREIGN_KEY = (
 
 
 @behaviour("select.where-and-or", doc="tutorial/data_select.html#the-where-clause")
-def test_where_with_and_or_combines_criteria(accounts, engine, capture):
+def test_where_with_and_or_combines_criteria(accounts, engine, capture, checks):
     """``where(and_(or_(a, b), c))`` renders the OR group in parentheses joined by AND, and returns only rows
     matching both the OR group and the AND criterion.
 
@@ -149,11 +149,11 @@ def test_where_with_and_or_combines_criteria(accounts, engine, capture):
 
     sql = only_statement(capture)
     assert " OR " in sql and " AND " in sql and "(" in sql.split("WHERE", 1)[1]
-    assert capture.measure("rows", rows) == [("spongebob@sqlalchemy.org",), ("sandy@sqlalchemy.org",)]
+    checks.equal("rows", rows, [("spongebob@sqlalchemy.org",), ("sandy@sqlalchemy.org",)])
 
 
 @behaviour("select.core-join-infers-on-clause", doc="tutorial/data_select.html#explicit-from-clauses-and-joins")
-def test_core_join_infers_on_clause_from_foreign_key(accounts, engine, capture):
+def test_core_join_infers_on_clause_from_foreign_key(accounts, engine, capture, checks):
     """``select(user.c.name, address.c.email_address).join(address)`` infers the left side and the ON clause
     from the single foreign key between the tables: ``user_account JOIN address ON user_account.id =
     address.user_id``, one row per address.
@@ -168,15 +168,19 @@ def test_core_join_infers_on_clause_from_foreign_key(accounts, engine, capture):
 
     sql = only_statement(capture)
     assert re.search(USER_JOIN_ADDRESS_ON_FOREIGN_KEY, sql)
-    assert capture.measure("rows", rows) == [
-        ("spongebob", "spongebob@sqlalchemy.org"),
-        ("sandy", "sandy@sqlalchemy.org"),
-        ("sandy", "sandy@squirrelpower.org"),
-    ]
+    checks.equal(
+        "rows",
+        rows,
+        [
+            ("spongebob", "spongebob@sqlalchemy.org"),
+            ("sandy", "sandy@sqlalchemy.org"),
+            ("sandy", "sandy@squirrelpower.org"),
+        ],
+    )
 
 
 @behaviour("select.orm-join-relationship", doc="orm/queryguide/select.html#simple-relationship-joins")
-def test_orm_join_along_a_relationship(accounts, engine, capture):
+def test_orm_join_along_a_relationship(accounts, engine, capture, checks):
     """``select(User).join(User.addresses).where(Address.email_address == ...)`` joins along the relationship
     (the ON clause comes from it) and returns the ``User`` object owning the matched address.
 
@@ -190,11 +194,11 @@ def test_orm_join_along_a_relationship(accounts, engine, capture):
 
     sql = only_statement(capture)
     assert re.search(USER_JOIN_ADDRESS_ON_FOREIGN_KEY, sql)
-    assert capture.measure("users found", found) == [(2, "sandy")]
+    checks.equal("users found", found, [(2, "sandy")])
 
 
 @behaviour("select.join-from", doc="tutorial/data_select.html#explicit-from-clauses-and-joins")
-def test_join_from_sets_both_sides(accounts, engine, capture):
+def test_join_from_sets_both_sides(accounts, engine, capture, checks):
     """``select(address.c.email_address, user.c.name).join_from(user, address)`` puts the left side first
     although the columns name the right side first, and joins on the foreign key.
 
@@ -211,11 +215,11 @@ def test_join_from_sets_both_sides(accounts, engine, capture):
 
     sql = only_statement(capture)
     assert re.search(USER_JOIN_ADDRESS_ON_FOREIGN_KEY, sql)
-    assert capture.measure("rows", rows) == [("sandy@sqlalchemy.org", "sandy"), ("sandy@squirrelpower.org", "sandy")]
+    checks.equal("rows", rows, [("sandy@sqlalchemy.org", "sandy"), ("sandy@squirrelpower.org", "sandy")])
 
 
 @behaviour("select.left-outer-join", doc="tutorial/data_select.html#outer-and-full-join")
-def test_left_outer_join_keeps_unmatched_rows(accounts, engine, capture):
+def test_left_outer_join_keeps_unmatched_rows(accounts, engine, capture, checks):
     """``join(address, isouter=True)`` renders LEFT OUTER JOIN and keeps users without an address, with NULL in
     the address columns.
 
@@ -230,12 +234,16 @@ def test_left_outer_join_keeps_unmatched_rows(accounts, engine, capture):
     rows = run(engine, capture, statement)
 
     assert "LEFT OUTER JOIN" in only_statement(capture)
-    assert capture.measure("rows", rows) == [
-        ("spongebob", "spongebob@sqlalchemy.org"),
-        ("sandy", "sandy@sqlalchemy.org"),
-        ("sandy", "sandy@squirrelpower.org"),
-        ("patrick", None),
-    ]
+    checks.equal(
+        "rows",
+        rows,
+        [
+            ("spongebob", "spongebob@sqlalchemy.org"),
+            ("sandy", "sandy@sqlalchemy.org"),
+            ("sandy", "sandy@squirrelpower.org"),
+            ("patrick", None),
+        ],
+    )
 
 
 @behaviour("select.full-outer-join", doc="tutorial/data_select.html#outer-and-full-join")
@@ -268,7 +276,7 @@ def test_full_outer_join_keeps_unmatched_rows_of_both_sides(accounts, engine, ca
 
 
 @behaviour("select.group-by-having", doc="tutorial/data_select.html#aggregate-functions-with-group-by-having")
-def test_group_by_having_filters_groups(accounts, engine, capture):
+def test_group_by_having_filters_groups(accounts, engine, capture, checks):
     """``group_by(User.name).having(func.count(Address.id) > 1)`` aggregates per group and keeps only the groups
     whose count passes the HAVING condition: the tutorial's ``[('sandy', 2)]``.
 
@@ -285,11 +293,11 @@ def test_group_by_having_filters_groups(accounts, engine, capture):
 
     sql = only_statement(capture)
     assert "GROUP BY" in sql and "HAVING" in sql
-    assert capture.measure("rows", rows) == [("sandy", 2)]
+    checks.equal("rows", rows, [("sandy", 2)])
 
 
 @behaviour("select.order-by-label", doc="tutorial/data_select.html#ordering-or-grouping-by-a-label")
-def test_order_by_a_label_name(accounts, engine, capture):
+def test_order_by_a_label_name(accounts, engine, capture, checks):
     """``order_by(desc("num_addresses"))`` refers to the labelled aggregate in the columns clause by its name
     (``ORDER BY num_addresses DESC``) and sorts by it.
 
@@ -304,11 +312,11 @@ def test_order_by_a_label_name(accounts, engine, capture):
     rows = run(engine, capture, statement)
 
     assert "ORDER BY NUM_ADDRESSES DESC" in only_statement(capture)
-    assert capture.measure("rows", rows) == [(2, 2), (1, 1)]
+    checks.equal("rows", rows, [(2, 2), (1, 1)])
 
 
 @behaviour("select.limit-offset", doc="core/selectable.html#sqlalchemy.sql.expression.Select.limit")
-def test_limit_and_offset_page_through_ordered_rows(accounts, engine, capture):
+def test_limit_and_offset_page_through_ordered_rows(accounts, engine, capture, checks):
     """``order_by(...).limit(1).offset(1)`` skips the first row and returns only the next one.
 
     Docs: Core > SELECT and Related Constructs > ``Select.limit()`` / ``Select.offset()``.
@@ -318,7 +326,7 @@ def test_limit_and_offset_page_through_ordered_rows(accounts, engine, capture):
     rows = run(engine, capture, statement)
 
     assert "LIMIT" in only_statement(capture)
-    assert capture.measure("rows", rows) == [("sandy",)]
+    checks.equal("rows", rows, [("sandy",)])
 
 
 @behaviour("select.nulls-first-last", doc="core/sqlelement.html#sqlalchemy.sql.expression.nulls_first")
@@ -354,7 +362,7 @@ def address_counts():
 
 
 @behaviour("select.subquery-joined", doc="tutorial/data_select.html#subqueries-and-ctes")
-def test_subquery_joined_to_a_table(accounts, engine, capture):
+def test_subquery_joined_to_a_table(accounts, engine, capture, checks):
     """A ``Select.subquery()`` of per-user address counts is joined back to ``user_account`` with
     ``join_from()``, the ON clause inferred through the subquery's derived ``user_id`` column.
 
@@ -367,11 +375,11 @@ def test_subquery_joined_to_a_table(accounts, engine, capture):
 
     sql = only_statement(capture)
     assert "JOIN (SELECT COUNT(" in sql and ".USER_ID" in sql.rsplit(" ON ", 1)[1]
-    assert capture.measure("rows", rows) == [("spongebob", 1), ("sandy", 2)]
+    checks.equal("rows", rows, [("spongebob", 1), ("sandy", 2)])
 
 
 @behaviour("select.cte", doc="tutorial/data_select.html#common-table-expressions-ctes")
-def test_cte_used_like_a_subquery(accounts, engine, capture):
+def test_cte_used_like_a_subquery(accounts, engine, capture, checks):
     """The same per-user counts as ``Select.cte()`` render as ``WITH anon_1 AS (...) SELECT ...`` and join back
     to ``user_account`` in the same way as the subquery.
 
@@ -384,11 +392,11 @@ def test_cte_used_like_a_subquery(accounts, engine, capture):
 
     sql = only_statement(capture)
     assert sql.startswith("WITH ") and " AS (SELECT COUNT(" in sql
-    assert capture.measure("rows", rows) == [("spongebob", 1), ("sandy", 2)]
+    checks.equal("rows", rows, [("spongebob", 1), ("sandy", 2)])
 
 
 @behaviour("select.recursive-cte", doc="core/selectable.html#sqlalchemy.sql.expression.HasCTE.cte")
-def test_recursive_cte_walks_a_hierarchy(staff, engine, capture):
+def test_recursive_cte_walks_a_hierarchy(staff, engine, capture, checks):
     """``cte(recursive=True)`` with ``union_all()`` of the anchor and a join back to the CTE renders
     ``WITH RECURSIVE`` and returns the anchor row plus every row reached through it: bob and all below him.
 
@@ -407,11 +415,11 @@ def test_recursive_cte_walks_a_hierarchy(staff, engine, capture):
     rows = run(engine, capture, statement)
 
     assert only_statement(capture).startswith("WITH RECURSIVE")
-    assert capture.measure("rows", rows) == [("bob",), ("dee",), ("eve",)]
+    checks.equal("rows", rows, [("bob",), ("dee",), ("eve",)])
 
 
 @behaviour("select.scalar-subquery", doc="tutorial/data_select.html#scalar-and-correlated-subqueries")
-def test_scalar_subquery_in_where(accounts, engine, capture):
+def test_scalar_subquery_in_where(accounts, engine, capture, checks):
     """``Select.scalar_subquery()`` of one column and row is usable as a value: addresses whose ``user_id``
     equals ``(SELECT id FROM user_account WHERE name = 'sandy')``.
 
@@ -425,11 +433,11 @@ def test_scalar_subquery_in_where(accounts, engine, capture):
     rows = run(engine, capture, statement)
 
     assert "= (SELECT" in only_statement(capture)
-    assert capture.measure("rows", rows) == [("sandy@sqlalchemy.org",), ("sandy@squirrelpower.org",)]
+    checks.equal("rows", rows, [("sandy@sqlalchemy.org",), ("sandy@squirrelpower.org",)])
 
 
 @behaviour("select.correlated-subquery", doc="tutorial/data_select.html#scalar-and-correlated-subqueries")
-def test_correlated_subquery_counts_per_row(accounts, engine, capture):
+def test_correlated_subquery_counts_per_row(accounts, engine, capture, checks):
     """A scalar subquery referring to ``user_account`` is auto-correlated when embedded in a SELECT from
     ``user_account``: its FROM lists only ``address``, and it yields each user's own address count (0 for
     patrick).
@@ -445,12 +453,12 @@ def test_correlated_subquery_counts_per_row(accounts, engine, capture):
 
     subquery = only_statement(capture).split("(SELECT", 1)[1]
     subquery_from = subquery.split(" FROM ", 1)[1].split(" WHERE ", 1)[0]
-    assert capture.measure("FROM of the subquery", subquery_from) == "SELECT_ADDRESS"
-    assert capture.measure("rows", rows) == [("spongebob", 1), ("sandy", 2), ("patrick", 0)]
+    checks.equal("FROM of the subquery", subquery_from, "SELECT_ADDRESS")
+    checks.equal("rows", rows, [("spongebob", 1), ("sandy", 2), ("patrick", 0)])
 
 
 @behaviour("select.exists", doc="tutorial/data_select.html#exists-subqueries")
-def test_exists_and_not_exists(accounts, engine, capture):
+def test_exists_and_not_exists(accounts, engine, capture, checks):
     """``Select.exists()`` used in WHERE returns the users that have an address; negated with ``~`` it renders
     NOT (EXISTS ...) and returns the user that has none.
 
@@ -466,8 +474,8 @@ def test_exists_and_not_exists(accounts, engine, capture):
 
     statements = [sql.upper() for sql in capture.sql()]
     assert "WHERE EXISTS (SELECT" in statements[0] and "NOT (EXISTS (SELECT" in statements[1]
-    assert capture.measure("with an address", with_address) == ["spongebob", "sandy"]
-    assert capture.measure("without an address", without_address) == ["patrick"]
+    checks.equal("with an address", with_address, ["spongebob", "sandy"])
+    checks.equal("without an address", without_address, ["patrick"])
 
 
 @behaviour("select.lateral", doc="tutorial/data_select.html#lateral-correlation")
@@ -539,7 +547,7 @@ def test_intersect_keeps_rows_in_both(accounts, engine, capture):
 
 
 @behaviour("select.except", doc="core/selectable.html#sqlalchemy.sql.expression.except_")
-def test_except_removes_rows_of_the_second(accounts, engine, capture):
+def test_except_removes_rows_of_the_second(accounts, engine, capture, checks):
     """``except_(a, b)`` returns the distinct rows of the first SELECT absent from the second: the user ids
     without an address.
 
@@ -551,14 +559,14 @@ def test_except_removes_rows_of_the_second(accounts, engine, capture):
     rows = run(engine, capture, statement)
 
     assert "EXCEPT" in only_statement(capture)
-    assert capture.measure("rows", rows) == [(3,)]
+    checks.equal("rows", rows, [(3,)])
 
 
 # --- window functions and operators ---------------------------------------------------------------
 
 
 @behaviour("select.window-row-number", doc="tutorial/data_select.html#using-window-functions")
-def test_row_number_over_partition(staff, engine, capture):
+def test_row_number_over_partition(staff, engine, capture, checks):
     """``func.row_number().over(partition_by=department, order_by=salary.desc())`` numbers the rows from 1
     within each department, highest salary first.
 
@@ -570,14 +578,18 @@ def test_row_number_over_partition(staff, engine, capture):
     rows = run(engine, capture, statement)
 
     assert "ROW_NUMBER() OVER (PARTITION BY" in only_statement(capture)
-    assert capture.measure("rank by name", dict(rows)) == {
-        "ada": 1,
-        "bob": 1,
-        "dee": 2,
-        "eve": 3,
-        "cy": 1,
-        "fay": 2,
-    }
+    checks.equal(
+        "rank by name",
+        dict(rows),
+        {
+            "ada": 1,
+            "bob": 1,
+            "dee": 2,
+            "eve": 3,
+            "cy": 1,
+            "fay": 2,
+        },
+    )
 
 
 @behaviour("select.like-case-sensitive", doc="core/operators.html#string-comparisons")
@@ -600,7 +612,7 @@ def test_like_is_case_sensitive(accounts, engine, capture, checks):
 
 
 @behaviour("select.ilike-case-insensitive", doc="core/operators.html#string-comparisons")
-def test_ilike_is_case_insensitive_everywhere(accounts, engine, capture):
+def test_ilike_is_case_insensitive_everywhere(accounts, engine, capture, checks):
     """``ilike()`` matches regardless of case on every backend: ILIKE where the database has it, otherwise
     ``lower(x) LIKE lower(y)``.
 
@@ -612,7 +624,7 @@ def test_ilike_is_case_insensitive_everywhere(accounts, engine, capture):
 
     sql = only_statement(capture)
     assert " ILIKE " in sql or "LOWER(" in sql
-    assert capture.measure("rows", rows) == [("sandy",)]
+    checks.equal("rows", rows, [("sandy",)])
 
 
 DIVISION_DOC = (
@@ -621,7 +633,7 @@ DIVISION_DOC = (
 
 
 @behaviour("select.integer-true-division", doc=DIVISION_DOC, requires="2.0")
-def test_slash_on_integers_is_true_division(engine, capture):
+def test_slash_on_integers_is_true_division(engine, capture, checks):
     """In SQLAlchemy 2.0 ``/`` between two integer expressions performs true division on every backend:
     7 / 2 is 3.5 (a Decimal or float), not the integer 3.
 
@@ -632,12 +644,12 @@ def test_slash_on_integers_is_true_division(engine, capture):
 
     quotient = run(engine, capture, select(seven / two))[0][0]
 
-    assert capture.measure("7 / 2", quotient) == Decimal("3.5")
+    checks.equal("7 / 2", quotient, Decimal("3.5"))
     assert not isinstance(quotient, int)
 
 
 @behaviour("select.integer-floor-division", doc=DIVISION_DOC, requires="2.0")
-def test_double_slash_on_integers_is_floor_division(engine, capture):
+def test_double_slash_on_integers_is_floor_division(engine, capture, checks):
     """In SQLAlchemy 2.0 ``//`` between two integer expressions performs floor division returning an integer
     on every backend: 7 // 2 is 3, also where SQL ``/`` is true division (rendered as ``FLOOR(a / b)``).
 
@@ -648,7 +660,7 @@ def test_double_slash_on_integers_is_floor_division(engine, capture):
 
     quotient = run(engine, capture, select(seven // two))[0][0]
 
-    assert capture.measure("7 // 2", quotient) == 3
+    checks.equal("7 // 2", quotient, 3)
     assert int(quotient) == quotient
 
 

@@ -47,7 +47,7 @@ def returning_or_select_first(statements: list[str], verb: str) -> str:
 
 
 @behaviour("session.identity-map-one-object-per-row", doc="orm/session_basics.html#get-by-primary-key")
-def test_identity_map_gives_one_object_per_primary_key(engine, capture):
+def test_identity_map_gives_one_object_per_primary_key(engine, capture, checks):
     """Within one ``Session`` a primary key maps to exactly one Python object: the first ``Session.get()``
     emits a SELECT, a second ``get()`` emits none, and a query that finds the same row returns the same object.
 
@@ -65,7 +65,7 @@ def test_identity_map_gives_one_object_per_primary_key(engine, capture):
 
     assert selects_after_first_get == 1
     assert selects_after_second_get == 1
-    assert capture.measure("statement verbs", capture.verbs()) == ["SELECT", "SELECT"]
+    checks.equal("statement verbs", capture.verbs(), ["SELECT", "SELECT"])
     assert second is first
     assert by_name is first
     assert objects_in_identity_map == 1
@@ -73,7 +73,7 @@ def test_identity_map_gives_one_object_per_primary_key(engine, capture):
 
 
 @behaviour("session.dirty-tracks-changed-attributes", doc="orm/session_api.html#sqlalchemy.orm.Session.dirty")
-def test_dirty_lists_changed_objects_and_flush_updates_only_changed_columns(engine, capture):
+def test_dirty_lists_changed_objects_and_flush_updates_only_changed_columns(engine, capture, checks):
     """Changing an attribute of a persistent object puts it, and only it, in ``Session.dirty``; the flush
     emits one UPDATE whose SET clause names only the changed column.
 
@@ -94,18 +94,22 @@ def test_dirty_lists_changed_objects_and_flush_updates_only_changed_columns(engi
     assert dirty == ["sandy"]
     assert modified is True
     assert dirty_after_flush == 0
-    assert capture.measure("statement verbs", capture.verbs()) == ["UPDATE"]
+    checks.equal("statement verbs", capture.verbs(), ["UPDATE"])
     set_clause = SET_CLAUSE.search(capture.sql()[0])
     assert set_clause is not None
-    assert capture.measure("columns SET", ASSIGNED_COLUMN.findall(set_clause.group(1))) == ["fullname"]
-    assert capture.measure("rows after commit", stored_users(engine)) == [
-        ("patrick", "Patrick Star"),
-        ("sandy", "Sandy Squirrel"),
-    ]
+    checks.equal("columns SET", ASSIGNED_COLUMN.findall(set_clause.group(1)), ["fullname"])
+    checks.equal(
+        "rows after commit",
+        stored_users(engine),
+        [
+            ("patrick", "Patrick Star"),
+            ("sandy", "Sandy Squirrel"),
+        ],
+    )
 
 
 @behaviour("session.dirty-without-net-change-no-update", doc="orm/session_api.html#sqlalchemy.orm.Session.dirty")
-def test_assigning_the_same_value_is_dirty_but_flushes_nothing(engine, capture):
+def test_assigning_the_same_value_is_dirty_but_flushes_nothing(engine, capture, checks):
     """``Session.dirty`` is optimistic: assigning an attribute its current value puts the object there, but
     ``Session.is_modified()`` is False and the flush emits no UPDATE.
 
@@ -123,12 +127,12 @@ def test_assigning_the_same_value_is_dirty_but_flushes_nothing(engine, capture):
 
     assert in_dirty is True
     assert modified is False
-    assert capture.measure("statement verbs", capture.verbs()) == []
-    assert capture.measure("rows after commit", stored_users(engine)) == [("sandy", "Sandy Cheeks")]
+    checks.equal("statement verbs", capture.verbs(), [])
+    checks.equal("rows after commit", stored_users(engine), [("sandy", "Sandy Cheeks")])
 
 
 @behaviour("session.expire-on-commit-reloads", doc="orm/session_basics.html#committing")
-def test_commit_expires_attributes_and_next_access_selects_the_row(engine, capture):
+def test_commit_expires_attributes_and_next_access_selects_the_row(engine, capture, checks):
     """``Session.commit()`` expires every attribute of the objects in the Session; the next attribute access
     begins a new transaction and SELECTs the row by primary key, so it sees a change committed elsewhere;
     a second access emits no SQL.
@@ -149,17 +153,17 @@ def test_commit_expires_attributes_and_next_access_selects_the_row(engine, captu
             added_by_second_access = len(capture.statements) - statements_after_first_access
 
     assert {"id", "name", "fullname"} <= set(expired)
-    assert capture.measure("statement kinds", capture.kinds()) == ["begin", "execute"]
+    checks.equal("statement kinds", capture.kinds(), ["begin", "execute"])
     assert capture.count_of("SELECT") == 1
     assert "user_account.id =" in capture.sql()[0]
-    assert capture.measure("statements added by the second access", added_by_second_access) == 0
-    assert capture.measure("value after reload", reloaded) == "Sandy Squirrel"
+    checks.equal("statements added by the second access", added_by_second_access, 0)
+    checks.equal("value after reload", reloaded, "Sandy Squirrel")
     assert again == reloaded
     assert stored_users(engine) == [("sandy", "Sandy Squirrel")]
 
 
 @behaviour("session.rollback-expires-changes", doc="orm/session_basics.html#rolling-back")
-def test_rollback_expires_changes_and_next_access_reloads_stored_value(engine, capture):
+def test_rollback_expires_changes_and_next_access_reloads_stored_value(engine, capture, checks):
     """After ``Session.rollback()`` a change that was already flushed is gone from the database and the
     object is expired: the next attribute access SELECTs the row and shows the stored value again.
 
@@ -176,14 +180,14 @@ def test_rollback_expires_changes_and_next_access_reloads_stored_value(engine, c
             fullname = sandy.fullname
 
     assert "fullname" in expired
-    assert capture.measure("statement kinds", capture.kinds()) == ["rollback", "begin", "execute"]
+    checks.equal("statement kinds", capture.kinds(), ["rollback", "begin", "execute"])
     assert capture.count_of("SELECT") == 1
-    assert capture.measure("value after rollback", fullname) == "Sandy Cheeks"
-    assert capture.measure("rows after rollback", stored_users(engine)) == [("sandy", "Sandy Cheeks")]
+    checks.equal("value after rollback", fullname, "Sandy Cheeks")
+    checks.equal("rows after rollback", stored_users(engine), [("sandy", "Sandy Cheeks")])
 
 
 @behaviour("session.rollback-restores-deleted-expunges-pending", doc="orm/session_basics.html#rolling-back")
-def test_rollback_restores_deleted_objects_and_expunges_pending_ones(engine, capture):
+def test_rollback_restores_deleted_objects_and_expunges_pending_ones(engine, capture, checks):
     """``Session.rollback()`` puts an object deleted in the transaction back into the Session as persistent,
     and expunges an object that was added (pending or flushed) in it, which becomes transient.
 
@@ -210,11 +214,11 @@ def test_rollback_restores_deleted_objects_and_expunges_pending_ones(engine, cap
     assert patrick_in_session is True
     assert squidward_transient is True
     assert squidward_in_session is False
-    assert capture.measure("rows after rollback", stored_users(engine)) == [("patrick", "Patrick Star")]
+    checks.equal("rows after rollback", stored_users(engine), [("patrick", "Patrick Star")])
 
 
 @behaviour("session.close-detaches-expired-raise", doc="errors.html#error-bhk3")
-def test_expired_attribute_of_detached_object_raises(engine, capture):
+def test_expired_attribute_of_detached_object_raises(engine, capture, checks):
     """After ``Session.commit()`` (which expires) and ``Session.close()`` (which detaches), reading an
     attribute raises ``DetachedInstanceError`` without emitting SQL; ``Session.add()`` into a new Session
     re-attaches the object and the access SELECTs the row.
@@ -238,13 +242,13 @@ def test_expired_attribute_of_detached_object_raises(engine, capture):
     assert detached is True
     assert statements_while_detached == 0
     assert capture.exception["sqlalchemy"] == "sqlalchemy.orm.exc.DetachedInstanceError"
-    assert capture.measure("statement verbs after re-attaching", capture.verbs()) == ["SELECT"]
+    checks.equal("statement verbs after re-attaching", capture.verbs(), ["SELECT"])
     assert fullname == "Sandy Cheeks"
     assert stored_users(engine) == [("sandy", "Sandy Cheeks")]
 
 
 @behaviour("session.merge-copies-state-into-persistent", doc="orm/session_state_management.html#merging")
-def test_merge_loads_the_persistent_instance_and_copies_state_onto_it(engine, capture):
+def test_merge_loads_the_persistent_instance_and_copies_state_onto_it(engine, capture, checks):
     """``Session.merge(detached)`` SELECTs the row when its key is not in the identity map, copies the given
     object's state onto the persistent instance it returns (a different object), and the flush UPDATEs the
     row; merging again finds the instance in the identity map and emits no SELECT.
@@ -273,11 +277,11 @@ def test_merge_loads_the_persistent_instance_and_copies_state_onto_it(engine, ca
     assert merged_fullname == "Sandy Squirrel"
     assert dirty is True
     assert capture.count_of("UPDATE") == 1
-    assert capture.measure("rows after commit", stored_users(engine)) == [("sandy", "Sandy Squirrel")]
+    checks.equal("rows after commit", stored_users(engine), [("sandy", "Sandy Squirrel")])
 
 
 @behaviour("session.refresh-overwrites-changes", doc="orm/session_state_management.html#refreshing-expiring")
-def test_refresh_selects_the_row_and_discards_unflushed_changes(engine, capture):
+def test_refresh_selects_the_row_and_discards_unflushed_changes(engine, capture, checks):
     """``Session.refresh(obj)`` SELECTs the row at once and overwrites attribute changes not yet flushed,
     so the object is no longer modified and the commit emits no UPDATE.
 
@@ -293,7 +297,7 @@ def test_refresh_selects_the_row_and_discards_unflushed_changes(engine, capture)
             modified = capture.measure("Session.is_modified(sandy)", session.is_modified(sandy))
             session.commit()
 
-    assert capture.measure("statement verbs", capture.verbs()) == ["SELECT"]
+    checks.equal("statement verbs", capture.verbs(), ["SELECT"])
     assert fullname == "Sandy Cheeks"
     assert modified is False
     assert stored_users(engine) == [("sandy", "Sandy Cheeks")]

@@ -29,7 +29,7 @@ def count_users(engine) -> int:
 
 @pytest.mark.usefixtures("tables")
 @behaviour("txn.connect-implicit-begin-rollback", doc="tutorial/dbapi_transactions.html#getting-a-connection")
-def test_connect_begins_implicitly_and_rolls_back_at_block_end(engine, capture):
+def test_connect_begins_implicitly_and_rolls_back_at_block_end(engine, capture, checks):
     """``engine.connect()`` begins a transaction implicitly and rolls it back when the block ends,
     so work that was not committed is gone.
 
@@ -40,12 +40,12 @@ def test_connect_begins_implicitly_and_rolls_back_at_block_end(engine, capture):
 
     assert capture.kinds() == ["begin", "execute", "rollback"]
     assert capture.count_of("INSERT") == 1
-    assert capture.measure("rows after the block", count_users(engine)) == 0
+    checks.equal("rows after the block", count_users(engine), 0)
 
 
 @pytest.mark.usefixtures("tables")
 @behaviour("txn.commit-as-you-go", doc="tutorial/dbapi_transactions.html#committing-changes")
-def test_commit_as_you_go_commits_each_unit_and_begins_again(engine, capture):
+def test_commit_as_you_go_commits_each_unit_and_begins_again(engine, capture, checks):
     """Calling ``Connection.commit()`` several times in one ``connect()`` block commits each unit
     of work; the next statement begins a new transaction, and uncommitted work after the last
     commit is rolled back.
@@ -72,12 +72,12 @@ def test_commit_as_you_go_commits_each_unit_and_begins_again(engine, capture):
     ]
     with engine.connect() as connection:
         names = connection.scalars(select(user_table.c.name).order_by(user_table.c.name)).all()
-    assert capture.measure("rows kept", names) == ["patrick", "sandy"]
+    checks.equal("rows kept", names, ["patrick", "sandy"])
 
 
 @pytest.mark.usefixtures("tables")
 @behaviour("txn.begin-once-commits", doc="tutorial/dbapi_transactions.html#committing-changes")
-def test_begin_once_commits_at_block_end(engine, capture):
+def test_begin_once_commits_at_block_end(engine, capture, checks):
     """``engine.begin()`` opens a transaction that is committed when the block ends normally.
 
     Docs: Unified Tutorial > Working with Transactions and the DBAPI > Begin Once.
@@ -88,12 +88,12 @@ def test_begin_once_commits_at_block_end(engine, capture):
     assert capture.kinds()[0] == "begin"
     assert capture.kinds()[-1] == "commit"
     assert "rollback" not in capture.kinds()
-    assert capture.measure("rows after the block", count_users(engine)) == 2
+    checks.equal("rows after the block", count_users(engine), 2)
 
 
 @pytest.mark.usefixtures("tables")
 @behaviour("txn.begin-once-rolls-back-on-error", doc="tutorial/dbapi_transactions.html#committing-changes")
-def test_begin_once_rolls_back_when_block_raises(engine, capture):
+def test_begin_once_rolls_back_when_block_raises(engine, capture, checks):
     """When the ``engine.begin()`` block raises, the transaction is rolled back and the exception propagates.
 
     Docs: Unified Tutorial > Working with Transactions and the DBAPI > Begin Once.
@@ -107,14 +107,14 @@ def test_begin_once_rolls_back_when_block_raises(engine, capture):
         raise Abandon()
 
     assert capture.kinds() == ["begin", "execute", "rollback"]
-    assert capture.measure("rows after the block", count_users(engine)) == 0
+    checks.equal("rows after the block", count_users(engine), 0)
 
 
 @pytest.mark.usefixtures("tables")
 @behaviour(
     "txn.session-implicit-begin-rollback-on-close", doc="tutorial/dbapi_transactions.html#executing-with-an-orm-session"
 )
-def test_session_begins_implicitly_and_rolls_back_on_close(engine, capture):
+def test_session_begins_implicitly_and_rolls_back_on_close(engine, capture, checks):
     """A ``Session`` begins a transaction implicitly at its first SQL, and ``close()`` without
     ``commit()`` rolls it back, discarding the flushed rows.
 
@@ -129,12 +129,12 @@ def test_session_begins_implicitly_and_rolls_back_on_close(engine, capture):
     assert capture.kinds()[0] == "begin"
     assert capture.count_of("INSERT") == 1
     assert capture.kinds()[-1] == "rollback"
-    assert capture.measure("rows after close", count_users(engine)) == 0
+    checks.equal("rows after close", count_users(engine), 0)
 
 
 @pytest.mark.usefixtures("tables")
 @behaviour("txn.session-commit-persists", doc="orm/session_basics.html#committing")
-def test_session_commit_flushes_and_commits(engine, capture):
+def test_session_commit_flushes_and_commits(engine, capture, checks):
     """``Session.commit()`` flushes pending objects and commits; a Session created by
     ``Session.begin()`` commits when its block ends.
 
@@ -150,7 +150,7 @@ def test_session_commit_flushes_and_commits(engine, capture):
     assert capture.kinds().count("commit") == 2
     assert "rollback" not in capture.kinds()
     assert capture.count_of("INSERT") == 2
-    assert capture.measure("rows after commit", count_users(engine)) == 2
+    checks.equal("rows after commit", count_users(engine), 2)
 
 
 def statement_verbs(capture) -> list[str]:
@@ -172,7 +172,7 @@ def user_names(engine) -> list[str]:
 
 @pytest.mark.usefixtures("tables")
 @behaviour("txn.savepoint-core-rollback-inner", doc="core/connections.html#sqlalchemy.engine.Connection.begin_nested")
-def test_connection_savepoint_rolls_back_only_the_inner_work(engine, capture):
+def test_connection_savepoint_rolls_back_only_the_inner_work(engine, capture, checks):
     """``Connection.begin_nested()`` emits SAVEPOINT: rolling it back discards only the work done inside it,
     releasing it keeps that work, and the enclosing transaction commits the rest.
 
@@ -188,23 +188,27 @@ def test_connection_savepoint_rolls_back_only_the_inner_work(engine, capture):
         kept.commit()
         connection.commit()
 
-    assert capture.measure("statements", statement_verbs(capture)) == [
-        "INSERT",
-        "SAVEPOINT",
-        "INSERT",
-        "ROLLBACK TO SAVEPOINT",
-        "SAVEPOINT",
-        "INSERT",
-        "RELEASE SAVEPOINT",
-    ]
+    checks.equal(
+        "statements",
+        statement_verbs(capture),
+        [
+            "INSERT",
+            "SAVEPOINT",
+            "INSERT",
+            "ROLLBACK TO SAVEPOINT",
+            "SAVEPOINT",
+            "INSERT",
+            "RELEASE SAVEPOINT",
+        ],
+    )
     assert capture.kinds()[0] == "begin"
     assert capture.kinds()[-1] == "commit"
-    assert capture.measure("rows kept", user_names(engine)) == ["sandy", "squidward"]
+    checks.equal("rows kept", user_names(engine), ["sandy", "squidward"])
 
 
 @pytest.mark.usefixtures("tables")
 @behaviour("txn.savepoint-orm-rollback-inner", doc="orm/session_transaction.html#using-savepoint")
-def test_session_savepoint_rolls_back_only_the_inner_objects(engine, capture):
+def test_session_savepoint_rolls_back_only_the_inner_objects(engine, capture, checks):
     """``Session.begin_nested()`` flushes and emits SAVEPOINT; rolling it back discards only the objects added
     inside it (they leave the Session), and ``Session.commit()`` stores the objects added before it.
 
@@ -221,15 +225,19 @@ def test_session_savepoint_rolls_back_only_the_inner_objects(engine, capture):
         patrick_in_session = capture.measure("patrick still in the Session", patrick in session)
         session.commit()
 
-    assert capture.measure("statements", statement_verbs(capture)) == [
-        "INSERT",
-        "SAVEPOINT",
-        "INSERT",
-        "ROLLBACK TO SAVEPOINT",
-    ]
+    checks.equal(
+        "statements",
+        statement_verbs(capture),
+        [
+            "INSERT",
+            "SAVEPOINT",
+            "INSERT",
+            "ROLLBACK TO SAVEPOINT",
+        ],
+    )
     assert capture.kinds()[-1] == "commit"
     assert patrick_in_session is False
-    assert capture.measure("rows kept", user_names(engine)) == ["sandy"]
+    checks.equal("rows kept", user_names(engine), ["sandy"])
 
 
 def assert_isolation_level_set_and_read_back(make_engine, capture, level: str) -> None:
@@ -281,7 +289,7 @@ def test_isolation_level_serializable(make_engine, capture):
 @behaviour(
     "txn.isolation-autocommit", doc="core/connections.html#understanding-the-dbapi-level-autocommit-isolation-level"
 )
-def test_isolation_level_autocommit_makes_rollback_a_no_op(make_engine, engine, capture):
+def test_isolation_level_autocommit_makes_rollback_a_no_op(make_engine, engine, capture, checks):
     """With the ``AUTOCOMMIT`` isolation level, set by ``create_engine(isolation_level=...)`` or by
     ``Connection.execution_options(isolation_level=...)``, each statement commits on its own and a rollback
     keeps the rows; once the connection is back in the pool it is transactional again.
@@ -306,12 +314,12 @@ def test_isolation_level_autocommit_makes_rollback_a_no_op(make_engine, engine, 
             connection.rollback()
 
     assert capture.count_of("INSERT") == 3
-    assert capture.measure("same DBAPI connection back from the pool", same_connection) is True
-    assert capture.measure("rows kept", user_names(engine)) == ["patrick", "sandy"]
+    checks.same("same DBAPI connection back from the pool", same_connection, True)
+    checks.equal("rows kept", user_names(engine), ["patrick", "sandy"])
 
 
 @behaviour("txn.isolation-reset-on-return", doc="core/connections.html#changing-between-isolation-levels")
-def test_connection_isolation_level_is_reset_when_returned_to_the_pool(make_engine, capture):
+def test_connection_isolation_level_is_reset_when_returned_to_the_pool(make_engine, capture, checks):
     """An isolation level other than the default, set with ``Connection.execution_options(isolation_level=...)``,
     lasts until the connection is returned to the pool, which restores the default level on the DBAPI connection.
 
@@ -330,9 +338,9 @@ def test_connection_isolation_level_is_reset_when_returned_to_the_pool(make_engi
             same_connection = connection.connection.dbapi_connection is first_connection
             level_after_return = connection.get_isolation_level()
 
-    assert capture.measure("level while set", level_while_set) == level_set
-    assert capture.measure("same DBAPI connection back from the pool", same_connection) is True
-    assert capture.measure("level after return to the pool", level_after_return) == default_level
+    checks.equal("level while set", level_while_set, level_set)
+    checks.same("same DBAPI connection back from the pool", same_connection, True)
+    checks.equal("level after return to the pool", level_after_return, default_level)
 
 
 @behaviour(

@@ -135,7 +135,7 @@ def test_numeric_returns_the_exact_decimal(engine, capture, make_tables, checks)
 
 
 @behaviour("types.float-approximate", doc="core/type_basics.html#sqlalchemy.types.Float")
-def test_float_returns_a_float_to_six_significant_digits(engine, capture, make_tables):
+def test_float_returns_a_float_to_six_significant_digits(engine, capture, make_tables, checks):
     """A ``Float`` column (no precision) returns a Python ``float`` that agrees with the inserted one to 6
     significant decimal digits, the digits any single-precision float keeps (C's ``FLT_DIG``), since ``Float``
     may be a 4-byte type.
@@ -152,9 +152,11 @@ def test_float_returns_a_float_to_six_significant_digits(engine, capture, make_t
     capture.measure("relative errors", errors)
     capture.measure("stored as text", stored_text(engine, table))
     assert {type(value) for value in returned} == {float}
-    assert capture.measure("returned to 6 digits", [to_single_precision_digits(value) for value in returned]) == [
-        to_single_precision_digits(value) for value in values
-    ]
+    checks.equal(
+        "returned to 6 digits",
+        [to_single_precision_digits(value) for value in returned],
+        [to_single_precision_digits(value) for value in values],
+    )
 
 
 @behaviour("types.double-exact", doc="core/type_basics.html#sqlalchemy.types.Double", requires="2.0")
@@ -351,7 +353,7 @@ def test_json_returns_nested_structures(engine, capture, make_tables):
 
 
 @behaviour("types.json-path-where", doc="core/type_basics.html#sqlalchemy.types.JSON")
-def test_json_path_access_as_string_and_as_integer_filter_rows(engine, capture, make_tables):
+def test_json_path_access_as_string_and_as_integer_filter_rows(engine, capture, make_tables, checks):
     """``column["key"].as_string()`` and ``column["key"].as_integer()`` in a WHERE clause compare the JSON
     element as SQL text and integer, selecting exactly the matching rows.
 
@@ -375,14 +377,14 @@ def test_json_path_access_as_string_and_as_integer_filter_rows(engine, capture, 
         above_five = connection.scalars(select(table.c.id).where(level > 5).order_by(table.c.id)).all()
         extracted = connection.execute(select(name, level).where(table.c.id == 1)).one()
 
-    assert capture.measure("ids where name = 'patrick'", named) == [2]
-    assert capture.measure("ids where level > 5", above_five) == [2, 3]
-    assert capture.measure("name, level of id 1", tuple(extracted)) == ("sandy", 3)
+    checks.equal("ids where name = 'patrick'", named, [2])
+    checks.equal("ids where level > 5", above_five, [2, 3])
+    checks.equal("name, level of id 1", tuple(extracted), ("sandy", 3))
     assert [type(part) for part in extracted] == [str, int]
 
 
 @behaviour("types.uuid", doc="core/type_basics.html#sqlalchemy.types.Uuid", requires="2.0")
-def test_uuid_returns_uuid_objects_and_matches_in_where(engine, capture, make_tables):
+def test_uuid_returns_uuid_objects_and_matches_in_where(engine, capture, make_tables, checks):
     """A ``Uuid`` column (native ``UUID`` where the backend has one, else ``CHAR(32)``) returns inserted
     ``uuid.UUID`` values as equal ``uuid.UUID`` objects, and a WHERE comparison with a ``uuid.UUID`` finds its row.
 
@@ -400,11 +402,11 @@ def test_uuid_returns_uuid_objects_and_matches_in_where(engine, capture, make_ta
     capture.measure("stored as text", stored_text(engine, table))
     assert all(isinstance(value, uuid.UUID) for value in returned)
     assert returned == values
-    assert capture.measure("ids found by uuid", found) == [1]
+    checks.equal("ids found by uuid", found, [1])
 
 
 @behaviour("types.enum-python-class", doc="core/type_basics.html#sqlalchemy.types.Enum")
-def test_enum_of_a_python_enum_class_returns_members(engine, capture, make_tables):
+def test_enum_of_a_python_enum_class_returns_members(engine, capture, make_tables, checks):
     """An ``Enum(PythonEnumClass)`` column stores the members' *names* and returns the enum members themselves.
 
     Docs: Core > The Type Hierarchy > Generic "CamelCase" Types > ``Enum`` ("Using Enum with a PEP-435 enum
@@ -417,11 +419,11 @@ def test_enum_of_a_python_enum_class_returns_members(engine, capture, make_table
 
     assert returned == values
     assert all(isinstance(value, Colour) for value in returned)
-    assert capture.measure("stored as text", stored_text(engine, table)) == ["GREEN", "RED", "BLUE"]
+    checks.equal("stored as text", stored_text(engine, table), ["GREEN", "RED", "BLUE"])
 
 
 @behaviour("types.array", doc="core/type_basics.html#sqlalchemy.types.ARRAY")
-def test_array_returns_lists_and_indexes_from_one(engine, capture, make_tables):
+def test_array_returns_lists_and_indexes_from_one(engine, capture, make_tables, checks):
     """An ``ARRAY(Integer)`` column returns inserted Python lists (also an empty one) as equal lists, and
     ``column[2]`` selects the second element: indexes are one-based, as in SQL.
 
@@ -437,4 +439,4 @@ def test_array_returns_lists_and_indexes_from_one(engine, capture, make_tables):
 
     assert {type(value) for value in returned} == {list}
     assert returned == values
-    assert capture.measure("value[2] of [10, 20, 30]", second) == 20
+    checks.equal("value[2] of [10, 20, 30]", second, 20)

@@ -80,6 +80,23 @@ def test_checks_record_every_comparison_and_do_not_stop_at_the_first_failure():
     assert measured == {"first": 1, "second": [1]}
 
 
+def test_same_is_identity_so_a_1_is_not_true():
+    recorded = Checks()
+    assert recorded.same("flag", True, True) is True
+    assert recorded.same("one", 1, True) is False
+    assert recorded.equal("one as equal", 1, True) is True  # why ``same`` exists
+
+
+def test_rows_are_recorded_as_plain_lists():
+    engine = sqlalchemy.create_engine("sqlite://")
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT 1, 'a'").all()
+    engine.dispose()
+    measured = {}
+    Checks(record_value=measured.__setitem__).equal("rows", rows, [(1, "a")])
+    assert measured == {"rows": [[1, "a"]]}
+
+
 def test_a_check_name_used_twice_is_refused():
     recorded = Checks()
     recorded.equal("same", 1, 1)
