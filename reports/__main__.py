@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from reports import upgrade
+from reports import history, upgrade
 from reports.gate import DEFAULT_THRESHOLD_PERCENT, percent, run_gate
 from reports.html import render_markdown, write_report
 from reports.merge import describe_sources, load_matrix
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     upgrade.add_arguments(commands.add_parser("upgrade", help=upgrade.__doc__.splitlines()[0]))
+    history.add_arguments(commands.add_parser("history", help=history.__doc__.splitlines()[0]))
     return parser
 
 
@@ -93,7 +94,7 @@ def gate(arguments: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    command = {"build": build, "gate": gate, "upgrade": upgrade.run}[arguments.command]
+    command = {"build": build, "gate": gate, "upgrade": upgrade.run, "history": history.run}[arguments.command]
     try:
         return command(arguments)
     except ResultsError as error:

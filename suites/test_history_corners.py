@@ -1,0 +1,414 @@
+"""Corners next to the tutorial where SQLAlchemy point releases changed observable behaviour (reports/history.toml).
+
+Each behaviour states what the SQLAlchemy documentation says about its corner; the history catalogue names the
+releases whose change it shows.
+"""
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    func,
+    insert,
+    inspect,
+    literal,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.ext.mutable import MutableList
+from sqlalchemy.orm import relationship, validates
+
+from fixtures.compat import Session, declarative_base
+from fixtures.models import User, item_table, user_table
+from fixtures.plugin import behaviour
+
+HistoryBase = declarative_base()
+
+
+class VersionedNote(HistoryBase):
+    """A row whose ``version_id`` the ORM increments on every UPDATE (``version_id_col``)."""
+
+    __tablename__ = "history_versioned_note"
+    id = Column(Integer, primary_key=True)
+    title = Column(String(50), nullable=False)
+    version_id = Column(Integer, nullable=False)
+    __mapper_args__ = {"version_id_col": version_id}  # noqa: RUF012 (declarative reads it once)
+
+
+class Shelf(HistoryBase):
+    """A shelf whose ``books`` collection has a validator; the books set their shelf through the backref."""
+
+    __tablename__ = "history_shelf"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(50), nullable=False)
+    books = relationship("ShelfBook", back_populates="shelf")
+
+    @validates("books")
+    def validate_book(self, key, book):
+        self.__dict__.setdefault("validated_titles", []).append(book.title)
+        return book
+
+
+class ShelfBook(HistoryBase):
+    __tablename__ = "history_shelf_book"
+    id = Column(Integer, primary_key=True)
+    title = Column(String(50), nullable=False)
+    shelf_id = Column(Integer, ForeignKey("history_shelf.id"))
+    shelf = relationship("Shelf", back_populates="books")
+
+
+class Palette(HistoryBase):
+    """A JSON list column tracked in place by ``MutableList``."""
+
+    __tablename__ = "history_palette"
+    id = Column(Integer, primary_key=True)
+    colours = Column(MutableList.as_mutable(JSON))
+
+
+class Measurement(HistoryBase):
+    __tablename__ = "history_measurement"
+    id = Column(Integer, primary_key=True)
+    reading = Column(Float, nullable=False)
+
+
+gadget_metadata = MetaData()
+# A named CHECK constraint followed, in the same CREATE TABLE, by an unnamed constraint of another kind.
+gadget_table = Table(
+    "history_gadget",
+    gadget_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    Column("code", String(20), nullable=False),
+    CheckConstraint("quantity >= 0", name="ck_gadget_quantity"),
+    UniqueConstraint("code"),
+)
+
+# The upsert construct each dialect documents (the per-target fact "upsert-construct", as in suites/test_dml.py),
+# here updating the conflicting row's fullname to the proposed one followed by literal text with a percent sign.
+SUFFIX = literal_column("' (100%)'", String)
+
+
+def _on_conflict_update_fullname_with_suffix(dialect_insert):
+    def build():
+        statement = dialect_insert(user_table)
+        return statement.on_conflict_do_update(
+            index_elements=[user_table.c.name], set_={"fullname": statement.excluded.fullname + SUFFIX}
+        )
+
+    return build
+
+
+def _on_duplicate_key_update_fullname_with_suffix():
+    statement = mysql.insert(user_table)
+    return statement.on_duplicate_key_update(fullname=statement.inserted.fullname + SUFFIX)
+
+
+UPSERT_WITH_SUFFIX_BY_CONSTRUCT = {
+    "postgresql.insert().on_conflict_do_update()": _on_conflict_update_fullname_with_suffix(postgresql.insert),
+    "sqlite.insert().on_conflict_do_update()": _on_conflict_update_fullname_with_suffix(sqlite.insert),
+    "mysql.insert().on_duplicate_key_update()": _on_duplicate_key_update_fullname_with_suffix,
+}
+
+READINGS = [1.5, -2.25, 12.125, 0.0625]  # exact in binary, and within the 6 digits a single-precision FLOAT shows
+
+
+@pytest.fixture
+def history_tables(make_tables):
+    return make_tables(HistoryBase.metadata)
+
+
+@behaviour("sql.percent-text-literal", doc="core/sqlelement.html#sqlalchemy.sql.expression.text", requires="2.0")
+@pytest.mark.usefixtures("tables")
+def test_percent_format_text_inside_textual_sql_is_literal(engine, capture, checks):
+    """Text inside ``text()`` and ``literal_column()`` is literal SQL, also text that looks like a bound
+    parameter in a driver's own format (``'%(name)s'``), so the server receives and returns the string as
+    written, and a comparison against it matches that string.
+
+    Docs: SQL Statements and Expressions API > Column Elements and Expressions > ``text()``.
+    """
+    with engine.begin() as connection:
+        connection.execute(insert(item_table), [{"name": "%(name)s"}, {"name": "plain"}])
+
+    with capture.observe(), engine.connect() as connection:
+        from_text = connection.execute(text("SELECT '%(name)s'")).scalar_one()
+        from_literal_column = connection.execute(select(literal_column("'%(name)s'"))).scalar_one()
+        matching = connection.scalars(
+            select(item_table.c.name).where(item_table.c.name == literal_column("'%(name)s'"))
+        ).all()
+
+    checks.equal("text() result", from_text, "%(name)s")
+    checks.equal("literal_column() result", from_literal_column, "%(name)s")
+    checks.equal("rows matching literal_column('%(name)s')", matching, ["%(name)s"])
+
+
+@behaviour("orm.version-counter", doc="orm/versioning.html#simple-version-counting", requires="2.0")
+def test_version_counter_increments_and_detects_a_stale_update(engine, history_tables, capture, checks):
+    """With ``version_id_col`` on an integer column, the ORM sets it to 1 on INSERT, increments it on every
+    UPDATE, puts the old value in the UPDATE's WHERE clause, and raises ``StaleDataError`` when that UPDATE
+    matches no row because another transaction changed the row first.
+
+    Docs: ORM > Configuring a Version Counter > Simple Version Counting.
+    """
+    with Session(engine) as session:
+        note = VersionedNote(title="draft")
+        session.add(note)
+        session.commit()
+        checks.equal("version after INSERT", note.version_id, 1)
+        with capture.observe():
+            note.title = "second draft"
+            session.flush()
+        checks.equal("version after one UPDATE", note.version_id, 2)
+        updates = [sql for sql in capture.sql() if sql.lstrip().upper().startswith("UPDATE")]
+        checks.that(
+            "UPDATE compares the old version",
+            len(updates) == 1 and "version_id" in updates[0].split("WHERE", 1)[-1],
+            got=updates,
+            expected="one UPDATE whose WHERE clause names version_id",
+        )
+        session.commit()
+        note_id = note.id
+
+    with Session(engine) as stale, Session(engine) as other:
+        stale_note = stale.get(VersionedNote, note_id)
+        other.get(VersionedNote, note_id).title = "changed elsewhere"
+        other.commit()
+        stale_note.title = "stale change"
+        with checks.catch() as caught:
+            stale.flush()
+        checks.equal("stale UPDATE raises", type(caught.error).__name__, "StaleDataError")
+        stale.rollback()
+
+    with engine.connect() as connection:
+        stored = connection.execute(select(VersionedNote.title, VersionedNote.version_id)).one()
+    checks.equal("stored title and version", list(stored), ["changed elsewhere", 3])
+
+
+@behaviour(
+    "orm.bulk-insert-mappings-return-defaults",
+    doc="orm/session_api.html#sqlalchemy.orm.Session.bulk_insert_mappings",
+    requires="2.0",
+)
+@pytest.mark.usefixtures("tables")
+def test_bulk_insert_mappings_with_return_defaults_fills_in_primary_keys(engine, capture, checks):
+    """``Session.bulk_insert_mappings(..., return_defaults=True)`` fetches the server-generated primary key of
+    each row and puts it into the dictionary that was passed in.
+
+    Docs: ORM > Session API > ``Session.bulk_insert_mappings.return_defaults``.
+    """
+    mappings = [{"name": "spongebob"}, {"name": "sandy"}, {"name": "patrick"}]
+    with capture.observe(), Session(engine) as session:
+        session.bulk_insert_mappings(User, mappings, return_defaults=True)
+        session.commit()
+
+    with engine.connect() as connection:
+        stored = dict(connection.execute(select(user_table.c.name, user_table.c.id)).all())
+    checks.equal("rows stored", sorted(stored), ["patrick", "sandy", "spongebob"])
+    checks.equal(
+        "primary keys put into the mappings",
+        {mapping["name"]: mapping.get("id") for mapping in mappings},
+        stored,
+    )
+
+
+@behaviour(
+    "reflection.check-constraint-before-unique",
+    doc="core/reflection.html#sqlalchemy.engine.reflection.Inspector.get_check_constraints",
+    requires="2.0",
+)
+def test_check_constraint_reflected_when_another_constraint_follows(engine, make_tables, capture, checks):
+    """``Inspector.get_check_constraints()`` returns each named CHECK constraint of a table with its name and
+    its SQL expression, also when other constraints (here an unnamed UNIQUE constraint) follow it in the table's DDL.
+
+    Docs: Reflecting Database Objects > Fine Grained Reflection with Inspector > ``get_check_constraints()``.
+    """
+    make_tables(gadget_metadata)
+    with capture.observe():
+        reflected = inspect(engine).get_check_constraints("history_gadget")
+        unique = inspect(engine).get_unique_constraints("history_gadget")
+
+    checks.equal("CHECK constraint names", [constraint["name"] for constraint in reflected], ["ck_gadget_quantity"])
+    sqltext = " ".join(str(constraint.get("sqltext")) for constraint in reflected)
+    checks.that(
+        "CHECK expression is the constraint's own",
+        "quantity" in sqltext and "0" in sqltext and "code" not in sqltext.lower() and "unique" not in sqltext.lower(),
+        got=sqltext,
+        expected="an expression naming quantity and 0, nothing of the UNIQUE constraint after it",
+    )
+    checks.equal("UNIQUE constraint columns", [constraint["column_names"] for constraint in unique], [["code"]])
+
+
+@behaviour("orm.validates-backref", doc="orm/mapped_attributes.html#simple-validators", requires="2.0")
+def test_collection_validator_runs_for_changes_made_through_the_backref(engine, history_tables, capture, checks):
+    """A ``@validates`` validator of a collection is called when the collection changes, also when the change
+    comes from the other side of a bidirectional relationship (``include_backrefs`` defaults to True).
+
+    Docs: ORM > Changing Attribute Behavior > Simple Validators.
+    """
+    with Session(engine) as session:
+        shelf = Shelf(name="fiction")
+        appended = ShelfBook(title="Dune")
+        shelf.books.append(appended)
+        through_backref = ShelfBook(title="Emma")
+        through_backref.shelf = shelf
+        checks.equal("titles the validator saw", shelf.__dict__.get("validated_titles"), ["Dune", "Emma"])
+        session.add(shelf)
+        with capture.observe():
+            session.commit()
+
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(ShelfBook.title, Shelf.name).join(Shelf, ShelfBook.shelf_id == Shelf.id).order_by(ShelfBook.title)
+        ).all()
+    checks.equal("stored books and shelves", [list(row) for row in stored], [["Dune", "fiction"], ["Emma", "fiction"]])
+
+
+@behaviour(
+    "orm.mutable-list-item-assignment",
+    doc="orm/extensions/mutable.html#sqlalchemy.ext.mutable.MutableList",
+    requires="2.0",
+)
+def test_mutable_list_tracks_assigning_a_string_to_an_index(engine, history_tables, capture, checks):
+    """A ``MutableList`` column records in-place changes: assigning a new value to one index marks the object
+    dirty, and the next flush stores the whole list with that element replaced.
+
+    Docs: ORM Extensions > Mutation Tracking > ``MutableList``.
+    """
+    with Session(engine) as session:
+        palette = Palette(colours=["red", "green"])
+        session.add(palette)
+        session.commit()
+        with checks.catch() as caught:
+            palette.colours[0] = "blue"
+        checks.equal("assignment raises", caught.error and type(caught.error).__name__, None)
+        checks.same("object dirty after the assignment", palette in session.dirty, True)
+        with capture.observe():
+            session.commit()
+        palette_id = palette.id
+
+    with engine.connect() as connection:
+        stored = connection.scalar(select(Palette.colours).where(Palette.id == palette_id))
+    checks.equal("stored list", stored, ["blue", "green"])
+
+
+@behaviour(
+    "orm.update-evaluate-expires-sql-expressions",
+    doc="orm/queryguide/dml.html#selecting-a-synchronization-strategy",
+    requires="2.0",
+)
+@pytest.mark.usefixtures("tables")
+def test_orm_update_evaluate_refreshes_every_matched_object(engine, capture, checks):
+    """An ORM-enabled ``update()`` with ``synchronize_session="evaluate"`` brings every matched object in the
+    Session up to date: a column SET to a plain value is set on each object, and a column SET to a SQL
+    expression the ORM cannot evaluate in Python is expired on each object and loaded again on access.
+
+    Docs: ORM Querying Guide > ORM-Enabled INSERT, UPDATE, and DELETE > Selecting a Synchronization Strategy.
+    """
+    with Session(engine) as session:
+        session.add_all([User(name=name, fullname=name.title()) for name in ("sandy", "patrick", "squidward")])
+        session.commit()
+        users = {user.name: user for user in session.scalars(select(User))}
+        with capture.observe():
+            session.execute(
+                update(User)
+                .where(User.name.in_(["sandy", "patrick"]))
+                .values(fullname=func.upper(User.name) + literal(" (moved)")),
+                execution_options={"synchronize_session": "evaluate"},
+            )
+        seen = {name: user.fullname for name, user in sorted(users.items())}
+        session.commit()
+
+    checks.equal(
+        "fullnames seen on the objects after the UPDATE",
+        seen,
+        {"patrick": "PATRICK (moved)", "sandy": "SANDY (moved)", "squidward": "Squidward"},
+    )
+
+
+@behaviour("sql.in-list-of-orm-attributes", doc="core/sqlelement.html#sqlalchemy.sql.expression.ColumnOperators.in_")
+@pytest.mark.usefixtures("tables")
+def test_in_accepts_a_list_of_orm_attributes(engine, capture, checks):
+    """``ColumnOperators.in_()`` accepts a list of column expressions, ORM-mapped attributes included:
+    ``literal(value).in_([User.name, User.fullname])`` is true for the rows where either column equals value.
+
+    Docs: Column Elements and Expressions > ``ColumnOperators.in_()``.
+    """
+    with Session(engine) as session:
+        session.add_all([User(name="sandy", fullname="Sandy Cheeks"), User(name="patrick", fullname="sandy")])
+        session.add(User(name="squidward", fullname="Squidward Tentacles"))
+        session.commit()
+        with capture.observe(), checks.catch() as caught:
+            names = session.scalars(
+                select(User.name).where(literal("sandy").in_([User.name, User.fullname])).order_by(User.name)
+            ).all()
+    checks.equal("statement raises", caught.error and type(caught.error).__name__, None)
+    checks.equal("names matched", caught.error is None and names, ["patrick", "sandy"])
+
+
+@behaviour("imv.float-values-round-trip", doc="core/connections.html#engine-insertmanyvalues", requires="2.0")
+def test_float_values_keep_their_fraction_through_every_insert_path(engine, history_tables, capture, checks):
+    """Floating point values inserted through a single INSERT, an executemany INSERT, an "insertmanyvalues"
+    INSERT..RETURNING and an ORM flush of several objects are stored with their fractional part.
+
+    Docs: Engines and Connections > "Insert Many Values" Behavior for INSERT statements.
+    """
+    table = Measurement.__table__
+    with capture.observe():
+        with engine.begin() as connection:
+            connection.execute(insert(table), {"reading": READINGS[0]})
+            connection.execute(insert(table), [{"reading": value} for value in READINGS])
+            returned = connection.execute(
+                insert(table).returning(table.c.reading), [{"reading": value} for value in READINGS]
+            ).scalars()
+            returned = sorted(returned)
+        with Session(engine) as session:
+            session.add_all([Measurement(reading=value) for value in READINGS])
+            session.commit()
+
+    with engine.connect() as connection:
+        stored = connection.scalars(select(table.c.reading).order_by(table.c.id)).all()
+    checks.equal("single INSERT", stored[:1], READINGS[:1])
+    checks.equal("executemany INSERT", stored[1:5], READINGS)
+    checks.equal("insertmanyvalues INSERT..RETURNING, stored", stored[5:9], READINGS)
+    checks.equal("insertmanyvalues INSERT..RETURNING, returned", returned, sorted(READINGS))
+    checks.equal("ORM flush of several objects", stored[9:], READINGS)
+
+
+@behaviour("dml.upsert-executemany-literal-text", doc="tutorial/dbapi_transactions.html#sending-multiple-parameters")
+@pytest.mark.usefixtures("tables")
+def test_upsert_with_a_list_of_parameters_keeps_literal_text_of_its_update_clause(
+    engine, capture, checks, target_facts
+):
+    """An upsert (``insert().on_conflict_do_update()`` / ``insert().on_duplicate_key_update()``) executed with
+    a list of parameter sets runs for every set ("executemany" style): the conflicting row is updated with the
+    update clause's expression, literal text in it (``' (100%)'``) included as written, and the new row is inserted.
+
+    Docs: Working with Transactions and the DBAPI > Sending Multiple Parameters; Dialects > PostgreSQL / SQLite >
+    INSERT…ON CONFLICT (Upsert); MySQL and MariaDB > INSERT…ON DUPLICATE KEY UPDATE (Upsert).
+    """
+    with engine.begin() as connection:
+        connection.execute(insert(user_table), {"name": "sandy", "fullname": "Sandy Cheeks"})
+    statement = UPSERT_WITH_SUFFIX_BY_CONSTRUCT[target_facts["upsert-construct"]]()
+
+    with capture.observe(), engine.begin() as connection:
+        connection.execute(
+            statement,
+            [{"name": "sandy", "fullname": "Sandy Squirrel"}, {"name": "squidward", "fullname": "Squidward Tentacles"}],
+        )
+    capture.measure("executed as", capture.kinds())
+
+    with engine.connect() as connection:
+        stored = dict(connection.execute(select(user_table.c.name, user_table.c.fullname)).all())
+    checks.equal(
+        "fullnames after the upsert", stored, {"sandy": "Sandy Squirrel (100%)", "squidward": "Squidward Tentacles"}
+    )
