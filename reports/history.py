@@ -9,7 +9,8 @@ behaviours on the entry's backends, gates candidate against baseline (``reports/
 - ``caught``: a named behaviour's cell changed on a named backend (and, where the entry says which check shows
   the change, the change names that check);
 - ``missed``: the pair was replayed and no named cell changed;
-- ``out of reach``: the entry says why no behaviour can show it here (no replay);
+- ``out of reach``: the entry says why no behaviour can show it on our targets (no replay);
+- ``not covered``: reachable, but no behaviour catches it yet; the entry says what one would need;
 - ``not replayed``: not run yet (or its run could not be completed: the reason is kept).
 
 into ``reports/results/history.json`` and a Markdown table (``reports/results/history.md``); a run with
@@ -39,12 +40,12 @@ RESULTS = Path("reports/results/history.json")
 MARKDOWN = Path("reports/results/history.md")
 SUITES = Path("suites")
 RESULTS_SCHEMA = 1
-STATUSES = ("caught", "missed", "out of reach", "not replayed")
+STATUSES = ("caught", "missed", "out of reach", "not covered", "not replayed")
 # a change of these kinds is the behaviour changing; "new" and "inconclusive" say nothing about the cell itself
 CATCHING_KINDS = (*BLOCKING_KINDS, "improvement")
 ENTRY_FIELDS = {
     "id", "package", "version", "ticket", "summary", "from", "to", "envs", "where", "behaviours",
-    "shown_by", "out_of_reach", "note",
+    "shown_by", "out_of_reach", "not_covered", "note",
 }  # fmt: skip
 BACKEND_OF_ENV = {name: backend for name, (backend, _packages) in upgrade.ENVIRONMENTS.items()}
 
@@ -69,11 +70,12 @@ class Entry:
     behaviours: tuple[str, ...] = ()
     shown_by: tuple[str, ...] = ()  # names of checks; a catching change must mention one of them
     out_of_reach: str | None = None
+    not_covered: str | None = None  # reachable on our targets, but no behaviour catches it yet: what it needs
     note: str | None = None
 
     @property
     def replayable(self) -> bool:
-        return self.out_of_reach is None and bool(self.behaviours) and bool(self.before and self.after)
+        return bool(self.behaviours) and bool(self.before and self.after)
 
 
 @dataclass
@@ -138,13 +140,14 @@ def parse_entry(raw: dict[str, Any], number: int, path: Path) -> Entry:
         behaviours=tuple(raw.get("behaviours", ())),
         shown_by=tuple(raw.get("shown_by", ())),
         out_of_reach=raw.get("out_of_reach"),
+        not_covered=raw.get("not_covered"),
         note=raw.get("note"),
     )
     unknown_envs = [env for env in entry.envs if env not in BACKEND_OF_ENV]
     if unknown_envs:
         raise HistoryError(f"{where} ({entry.id}): envs {unknown_envs} (choose from {', '.join(BACKEND_OF_ENV)})")
-    if bool(entry.behaviours) == bool(entry.out_of_reach):
-        raise HistoryError(f"{where} ({entry.id}): give either behaviours or out_of_reach, not both or neither")
+    if sum(map(bool, (entry.behaviours, entry.out_of_reach, entry.not_covered))) != 1:
+        raise HistoryError(f"{where} ({entry.id}): give exactly one of behaviours, out_of_reach, not_covered")
     if entry.behaviours and not (entry.before and entry.after):
         raise HistoryError(f"{where} ({entry.id}): behaviours need the version pair: from and to")
     return entry
@@ -221,7 +224,9 @@ def mentions_any(change: Change, check_names: tuple[str, ...]) -> bool:
     return any(name in text for name in check_names)
 
 
-def out_of_reach(entry: Entry) -> EntryResult:
+def not_replayable(entry: Entry) -> EntryResult:
+    if entry.not_covered:
+        return EntryResult(entry.id, "not covered", entry.not_covered)
     return EntryResult(entry.id, "out of reach", entry.out_of_reach or "")
 
 
@@ -326,7 +331,7 @@ def current_results(entries: list[Entry], previous: dict[str, EntryResult]) -> l
     results = []
     for entry in entries:
         if not entry.replayable:
-            results.append(out_of_reach(entry))
+            results.append(not_replayable(entry))
         else:
             results.append(previous.get(entry.id) or EntryResult(entry.id, "not replayed", "no replay recorded yet"))
     return results
@@ -342,7 +347,8 @@ def headline(results: list[EntryResult]) -> str:
     return (
         f"would have caught {tally['caught']} of {replayed} replayed behaviour changes "
         f"({len(results)} catalogued: {tally['caught']} caught, {tally['missed']} missed, "
-        f"{tally['out of reach']} out of reach, {tally['not replayed']} not replayed)"
+        f"{tally['out of reach']} out of reach, {tally['not covered']} not covered yet, "
+        f"{tally['not replayed']} not replayed)"
     )
 
 

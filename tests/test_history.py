@@ -95,7 +95,7 @@ where = "w"
 
 def test_an_entry_names_behaviours_with_a_pair_or_says_why_it_is_out_of_reach(tmp_path):
     both = write_catalogue(tmp_path, ENTRY + 'behaviours = ["x"]\nout_of_reach = "needs MySQL 8"\n')
-    with pytest.raises(history.HistoryError, match="either behaviours or out_of_reach"):
+    with pytest.raises(history.HistoryError, match="exactly one of behaviours, out_of_reach, not_covered"):
         history.load_catalogue(both)
     without_pair = write_catalogue(tmp_path, ENTRY + 'behaviours = ["x"]\n')
     with pytest.raises(history.HistoryError, match="version pair"):
@@ -119,7 +119,13 @@ def test_the_table_counts_each_entry_once_and_keeps_earlier_replays(tmp_path):
     previous = {"a": history.EntryResult("a", "caught", "2.0.1 -> 2.0.2: x changed")}
     results = history.current_results(entries, previous)
     assert [result.status for result in results] == ["caught", "out of reach", "not replayed"]
-    assert history.counts(results) == {"caught": 1, "missed": 0, "out of reach": 1, "not replayed": 1}
+    assert history.counts(results) == {
+        "caught": 1,
+        "missed": 0,
+        "out of reach": 1,
+        "not covered": 0,
+        "not replayed": 1,
+    }
     assert history.headline(results).startswith("would have caught 1 of 1 replayed behaviour changes")
 
     results_path, markdown = tmp_path / "history.json", tmp_path / "history.md"
