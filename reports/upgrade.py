@@ -3,7 +3,9 @@
 Each side gets its own virtualenv (``.tox/upgrade/baseline``, ``.tox/upgrade/candidate``) with
 ``requirements/run.txt`` and the default driver of every backend in ``UPGRADE_ENVS``, installed under a
 constraints file: ``requirements/constraints.txt`` (or ``--from-constraints`` / ``--to-constraints``) in
-which each ``--from`` / ``--to`` requirement replaces the pinned line of the same package. A virtualenv is
+which each ``--from`` / ``--to`` requirement replaces the pinned line of the same package. A team's own
+requirements or lock files (``--from-requirements`` / ``--to-requirements``: extras, hashes, comments, ``-r``
+includes, pip-freeze or ``uv pip compile`` output) are installed as they are and pin that side instead. A virtualenv is
 reused while the hash of its requirement lines stays the same. Both sides run with one PYTHONHASHSEED.
 The suites write ``reports/results/upgrade/{baseline,candidate}/<env>.json``, then the gate writes
 ``reports/html/upgrade.html`` and ``reports/results/upgrade-summary.md``; the exit code is the gate's.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -41,6 +44,15 @@ ENVIRONMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
 DEFAULT_ENVS = "sqlite,pg,mysql"
 SIDES = ("baseline", "candidate")
 HASH_FILE = ".upgrade-requirements.sha256"
+# requirement-file options that change where pip looks, not what it installs: passed on as they are
+INDEX_OPTIONS = ("-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--pre")
+COMMENT = re.compile(r"(^|\s)#.*$")
+INCLUDE_OPTIONS = {
+    "-r": "requirement",
+    "--requirement": "requirement",
+    "-c": "constraint",
+    "--constraint": "constraint",
+}
 # pytest exit codes after which the results file is complete: 0 all passed, 1 some behaviours failed
 SUITE_FINISHED = (0, 1)
 # the upgrade chooses the backend (--backend) and runs its default driver: a shell's choice must not leak in
@@ -67,13 +79,22 @@ class SidePlan:
             "--constraints--",
             *self.constraints,
             "--run.txt--",
-            (PROJECT_ROOT / RUN_REQUIREMENTS).read_text(encoding="utf-8"),
+            *suite_requirements(),
         ]
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
     @property
     def python(self) -> Path:
         return self.venv / ("Scripts" if os.name == "nt" else "bin") / "python"
+
+
+def suite_requirements() -> list[str]:
+    """What the suites need: ``requirements/run.txt`` in a checkout, the package's own dependencies when installed."""
+    if (PROJECT_ROOT / RUN_REQUIREMENTS).exists():
+        return [f"-r {PROJECT_ROOT / RUN_REQUIREMENTS}"]
+    from importlib.metadata import requires
+
+    return [text for text in requires("sqla-conformance") or [] if "extra ==" not in text]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,13 +116,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"candidate constraints file(s) (repeatable; default {pinned})",
     )  # fmt: skip
     parser.add_argument(
+        "--from-requirements", dest="from_files", type=Path, action="append", default=[], metavar="FILE",
+        help="the baseline's own requirements or lock file(s), installed as they are and pinning that side "
+        "instead of the project's pins (extras, hashes, -r includes, pip freeze output; repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--to-requirements", dest="to_files", type=Path, action="append", default=[], metavar="FILE",
+        help="the candidate's own requirements or lock file(s) (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
         "--envs",
         default=os.environ.get("UPGRADE_ENVS") or DEFAULT_ENVS,
         help=f"backends to run, from {', '.join(ENVIRONMENTS)} (default $UPGRADE_ENVS or {DEFAULT_ENVS})",
     )
     parser.add_argument("--workdir", type=Path, default=Path(".tox/upgrade"), help="where the two virtualenvs live")
     parser.add_argument("--results-dir", type=Path, default=Path("reports/results/upgrade"), help="results per side")
-    parser.add_argument("--allow", type=Path, default=Path("reports/allowlist.toml"), help="allow-list (TOML)")
+    parser.add_argument(
+        "--allow", type=Path, default=PROJECT_ROOT / "reports" / "allowlist.toml", help="allow-list (TOML)"
+    )
     parser.add_argument("--html", type=Path, default=Path("reports/html/upgrade.html"), help="the gate's HTML page")
     parser.add_argument(
         "--markdown", type=Path, default=Path("reports/results/upgrade-summary.md"), help="the gate's Markdown summary"
@@ -134,6 +166,95 @@ def parse_environments(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+@dataclass
+class RequirementsFile:
+    """A requirements or lock file as pip reads it, flattened: what to install, and what it pins.
+
+    ``requirements`` keeps each line's extras and markers (``psycopg[binary]==3.2.13`` installs
+    psycopg-binary too); ``constraints`` are the same pins without extras, which pip refuses in a constraints
+    file. Hashes are dropped: pip's hash-checking mode would demand a hash for every package the suites need.
+    Editable and direct-URL lines are installed, never used as constraints.
+    """
+
+    requirements: list[str]
+    constraints: list[str]
+    options: list[str]
+    dropped_hashes: int = 0
+
+
+def logical_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, text) with comments removed and backslash continuations joined, as pip reads them."""
+    joined: list[tuple[int, str]] = []
+    pending, start = "", 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = COMMENT.sub("", raw)  # pip: a comment starts at a "#" at the line's start or after whitespace
+        if not pending:
+            start = number
+        if line.rstrip().endswith("\\"):
+            pending += line.rstrip()[:-1] + " "
+            continue
+        content = (pending + line).strip()
+        pending = ""
+        if content:
+            joined.append((start, content))
+    if pending.strip():
+        joined.append((start, pending.strip()))
+    return joined
+
+
+def without_hashes(line: str) -> tuple[str, int]:
+    words = line.split()
+    kept = [word for word in words if not word.startswith("--hash")]
+    return " ".join(kept), len(words) - len(kept)
+
+
+def read_requirements_file(
+    path: Path, parsed: RequirementsFile | None = None, seen: set[Path] | None = None
+) -> RequirementsFile:
+    """Flatten ``path`` and its ``-r`` / ``-c`` includes (relative to the including file) into one set of pins."""
+    parsed = parsed or RequirementsFile([], [], [])
+    seen = seen if seen is not None else set()
+    try:
+        resolved = path.resolve()
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UpgradeError(f"requirements file {path}: {error.strerror}") from None
+    if resolved in seen:
+        return parsed
+    seen.add(resolved)
+    for number, line in logical_lines(text):
+        where = f"{path}:{number}"
+        line, hashes = without_hashes(line)
+        parsed.dropped_hashes += hashes
+        option, _, value = line.partition(" ")
+        if "=" in option and option.startswith("--"):
+            option, _, value = line.partition("=")
+        if option in INCLUDE_OPTIONS:
+            included = RequirementsFile([], [], [])
+            read_requirements_file(path.parent / value.strip(), included, seen)
+            if INCLUDE_OPTIONS[option] == "requirement":
+                parsed.requirements += included.requirements
+            parsed.constraints += included.constraints
+            parsed.options += included.options
+            parsed.dropped_hashes += included.dropped_hashes
+        elif option in INDEX_OPTIONS or option.startswith(INDEX_OPTIONS):
+            parsed.options.append(line)
+        elif option in ("-e", "--editable"):
+            parsed.requirements.append(line)
+        elif line.startswith("-"):
+            raise UpgradeError(f"{where}: pip option {option!r} is not supported in the upgrade gate's requirements")
+        else:
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement as error:
+                raise UpgradeError(f"{where}: {line!r} is not a requirement ({str(error).splitlines()[0]})") from None
+            parsed.requirements.append(line)
+            if requirement.url is None:
+                requirement.extras = set()
+                parsed.constraints.append(str(requirement))
+    return parsed
+
+
 def apply_overrides(constraints: str, overrides: list[Requirement]) -> list[str]:
     """The constraints lines with each overridden package's pinned line replaced by the override.
 
@@ -159,30 +280,40 @@ def apply_overrides(constraints: str, overrides: list[Requirement]) -> list[str]
 
 
 def read_constraints(paths: list[Path]) -> str:
-    """The given constraints files, or the pinned ones, as one text (a default file that does not exist is skipped)."""
-    sources = paths or [PROJECT_ROOT / path for path in CONSTRAINTS if (PROJECT_ROOT / path).exists()]
-    texts = []
-    for source in sources:
-        try:
-            texts.append(source.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise UpgradeError(f"constraints file {source}: {error.strerror}") from None
-    return "\n".join(texts)
+    """The given constraints files, or the pinned ones, as one text (a default file that does not exist is skipped).
+
+    A given file may be an ordinary requirements file: its extras, hashes and includes are flattened away."""
+    if not paths:
+        defaults = [PROJECT_ROOT / path for path in CONSTRAINTS if (PROJECT_ROOT / path).exists()]
+        return "\n".join(source.read_text(encoding="utf-8") for source in defaults)
+    lines = []
+    for source in paths:
+        if not source.is_file():
+            raise UpgradeError(f"constraints file {source}: No such file")
+        lines += read_requirements_file(source).constraints
+    return "\n".join(lines)
 
 
 def plan_sides(arguments: argparse.Namespace, environments: list[str]) -> list[SidePlan]:
     drivers = [package for name in environments for package in ENVIRONMENTS[name][1]]
     plans = []
-    for side, texts, option, constraints in (
-        ("baseline", arguments.from_requirements, "--from", arguments.from_constraints),
-        ("candidate", arguments.to_requirements, "--to", arguments.to_constraints),
+    for side, texts, option, constraints, own_files in (
+        ("baseline", arguments.from_requirements, "--from", arguments.from_constraints, arguments.from_files),
+        ("candidate", arguments.to_requirements, "--to", arguments.to_constraints, arguments.to_files),
     ):
         overrides = parse_requirements(texts, option)
+        own = RequirementsFile([], [], [])
+        for path in own_files:
+            read_requirements_file(path, own)
+        if own.dropped_hashes:
+            progress(f"{side}: {own.dropped_hashes} hashes in its requirements are not checked (the suites' own "
+                     "packages have none, and pip checks all or nothing)")  # fmt: skip
+        pins = "\n".join(own.constraints) if own_files else read_constraints(constraints)
         plans.append(
             SidePlan(
                 side,
-                apply_overrides(read_constraints(constraints), overrides),
-                [f"-r {PROJECT_ROOT / RUN_REQUIREMENTS}", *drivers, *(str(requirement) for requirement in overrides)],
+                apply_overrides(pins, overrides),
+                [*own.options, *suite_requirements(), *drivers, *own.requirements, *map(str, overrides)],
                 arguments.workdir.resolve() / side,
             )
         )
@@ -220,12 +351,28 @@ def prepare_virtualenv(plan: SidePlan, python: str) -> None:
     constraints.write_text("\n".join(plan.constraints) + "\n", encoding="utf-8")
     requirements = plan.venv / "requirements.txt"
     requirements.write_text("\n".join(plan.requirements) + "\n", encoding="utf-8")
-    command = [str(plan.python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
+    # not --quiet: pip explains a resolution conflict at its default verbosity only
+    command = [str(plan.python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
     command += ["-c", str(constraints.resolve()), "-r", str(requirements.resolve())]
     if run_logged(command, log) != 0:
-        raise UpgradeError(f"installing the {plan.name} requirements failed: {last_line(log, 'ERROR')} (log: {log})")
+        raise UpgradeError(f"installing the {plan.name} requirements failed: {install_failure(log)} (log: {log})")
     marker.write_text(fingerprint + "\n")
     progress(f"{plan.name}: built in {time.monotonic() - started:.0f} s")
+
+
+def install_failure(log: Path) -> str:
+    """pip's reason in one line: for a resolution conflict, the pins that conflict (pip prints them in a block
+    after "The conflict is caused by:", and only a bare "ResolutionImpossible" on its last ERROR line)."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    for index, line in enumerate(lines):
+        if line.strip().startswith("The conflict is caused by"):
+            causes = []
+            for cause in lines[index + 1 :]:
+                if not cause.strip() or not cause.startswith(" "):
+                    break
+                causes.append(cause.strip())
+            return "conflicting pins: " + " | ".join(causes)
+    return last_line(log, "ERROR")
 
 
 def installed_versions(plan: SidePlan, names: list[str]) -> str:
@@ -260,7 +407,9 @@ def run_suite(plan: SidePlan, environment: str, results_dir: Path, environ: dict
     log = results.with_suffix(".log")
     started = time.monotonic()
     progress(f"{plan.name}: running the suites on {environment} ({backend}) ...")
+    # the plugin by name: an installed package has no conftest.py to load it (the checkout's skips it then)
     command = [str(plan.python), "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q"]
+    command += ["-p", "fixtures.plugin", "-p", "fixtures.target_facts"]
     command += ["--backend", backend, "--results", str(results)]
     status = run_logged(command, log, environ)
     if status not in SUITE_FINISHED or not results.exists():
@@ -287,8 +436,13 @@ def run(arguments: argparse.Namespace) -> int:
             or arguments.to_requirements
             or arguments.from_constraints
             or arguments.to_constraints
+            or arguments.from_files
+            or arguments.to_files
         ):
-            raise UpgradeError("nothing to upgrade: give --to REQ (and --from REQ), or --from-constraints FILE")
+            raise UpgradeError(
+                "nothing to upgrade: give --to REQ (and --from REQ), --from-constraints FILE, or "
+                "--from-requirements FILE --to-requirements FILE"
+            )
         plans = plan_sides(arguments, environments)
         for plan in plans:
             prepare_virtualenv(plan, arguments.python)
