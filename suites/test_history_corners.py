@@ -76,6 +76,16 @@ class Palette(HistoryBase):
     colours = Column(MutableList.as_mutable(JSON))
 
 
+class Ticket(HistoryBase):
+    """A row whose ``revision`` every UPDATE sets through the column's ``onupdate`` default."""
+
+    __tablename__ = "history_ticket"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(30), nullable=False)
+    title = Column(String(50), nullable=False)
+    revision = Column(Integer, nullable=False, default=0, onupdate=1)
+
+
 class Measurement(HistoryBase):
     __tablename__ = "history_measurement"
     id = Column(Integer, primary_key=True)
@@ -306,32 +316,32 @@ def test_mutable_list_tracks_assigning_a_string_to_an_index(engine, history_tabl
     doc="orm/queryguide/dml.html#selecting-a-synchronization-strategy",
     requires="2.0",
 )
-@pytest.mark.usefixtures("tables")
-def test_orm_update_evaluate_refreshes_every_matched_object(engine, capture, checks):
-    """An ORM-enabled ``update()`` with ``synchronize_session="evaluate"`` brings every matched object in the
-    Session up to date: a column SET to a plain value is set on each object, and a column SET to a SQL
-    expression the ORM cannot evaluate in Python is expired on each object and loaded again on access.
+def test_orm_update_evaluate_refreshes_every_matched_object(engine, history_tables, capture, checks):
+    """An ORM-enabled ``update()`` with ``synchronize_session="evaluate"`` synchronizes every matched object
+    in the Session: each UPDATEd attribute is refreshed with its new value or expired so that it re-populates on
+    next access: a column SET to a SQL expression the ORM cannot evaluate in Python, and a column the UPDATE
+    sets through its ``onupdate`` default.
 
     Docs: ORM Querying Guide > ORM-Enabled INSERT, UPDATE, and DELETE > Selecting a Synchronization Strategy.
     """
     with Session(engine) as session:
-        session.add_all([User(name=name, fullname=name.title()) for name in ("sandy", "patrick", "squidward")])
+        session.add_all([Ticket(name=name, title=name.title()) for name in ("sandy", "patrick", "squidward")])
         session.commit()
-        users = {user.name: user for user in session.scalars(select(User))}
+        tickets = {ticket.name: ticket for ticket in session.scalars(select(Ticket))}
         with capture.observe():
             session.execute(
-                update(User)
-                .where(User.name.in_(["sandy", "patrick"]))
-                .values(fullname=func.upper(User.name) + literal(" (moved)")),
+                update(Ticket)
+                .where(Ticket.name.in_(["sandy", "patrick"]))
+                .values(title=func.upper(Ticket.name) + literal(" (moved)")),
                 execution_options={"synchronize_session": "evaluate"},
             )
-        seen = {name: user.fullname for name, user in sorted(users.items())}
+        seen = {name: [ticket.title, ticket.revision] for name, ticket in sorted(tickets.items())}
         session.commit()
 
     checks.equal(
-        "fullnames seen on the objects after the UPDATE",
+        "titles and revisions seen on the objects after the UPDATE",
         seen,
-        {"patrick": "PATRICK (moved)", "sandy": "SANDY (moved)", "squidward": "Squidward"},
+        {"patrick": ["PATRICK (moved)", 1], "sandy": ["SANDY (moved)", 1], "squidward": ["Squidward", 0]},
     )
 
 
