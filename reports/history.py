@@ -261,12 +261,9 @@ def replay(entry: Entry, arguments: argparse.Namespace, node_ids: dict[str, str]
     missing = [behaviour for behaviour in entry.behaviours if behaviour not in node_ids]
     if missing:
         return EntryResult(entry.id, "not replayed", f"no test function for behaviour(s) {', '.join(missing)}")
-    sides = argparse.Namespace(
-        from_requirements=[entry.before],
-        to_requirements=[entry.after],
-        from_constraints=[],
-        to_constraints=[],
-        workdir=arguments.workdir,
+    # the upgrade's own options with their defaults, so its planning sees every field it expects
+    sides = upgrade_options(
+        ["--from", entry.before or "", "--to", entry.after or "", "--workdir", str(arguments.workdir)]
     )
     plans = upgrade.plan_sides(sides, list(entry.envs))
     for plan, requirement in zip(plans, (entry.before, entry.after), strict=True):
@@ -276,9 +273,10 @@ def replay(entry: Entry, arguments: argparse.Namespace, node_ids: dict[str, str]
     upgrade.clear_results(results_dir)
     environ = upgrade.suite_environment()
     tests = sorted({node_ids[behaviour] for behaviour in entry.behaviours})
+    source = upgrade.source_root(arguments.workdir) if hasattr(upgrade, "source_root") else upgrade.PROJECT_ROOT
     for env in entry.envs:
         for plan in plans:
-            run_selected(plan, env, tests, results_dir, environ)
+            run_selected(plan, env, tests, results_dir, environ, source)
     comparison, _text = run_gate(
         results_dir / "baseline",
         results_dir / "candidate",
@@ -291,8 +289,14 @@ def replay(entry: Entry, arguments: argparse.Namespace, node_ids: dict[str, str]
     return result
 
 
+def upgrade_options(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(add_help=False)
+    upgrade.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
 def run_selected(
-    plan: upgrade.SidePlan, env: str, tests: list[str], results_dir: Path, environ: dict[str, str]
+    plan: upgrade.SidePlan, env: str, tests: list[str], results_dir: Path, environ: dict[str, str], source: Path
 ) -> Path:
     """One side's run of only the given test functions on one backend (the upgrade runs all of ``suites``)."""
     backend = BACKEND_OF_ENV[env]
@@ -300,7 +304,7 @@ def run_selected(
     log = results.with_suffix(".log")
     command = [str(plan.python), "-m", "pytest", *tests, "-p", "no:cacheprovider", "-q"]
     command += ["--backend", backend, "--results", str(results)]
-    status = upgrade.run_logged(command, log, environ)
+    status = upgrade.run_logged(command, log, environ, cwd=source)
     if status not in upgrade.SUITE_FINISHED or not results.exists():
         raise HistoryError(
             f"the {plan.name} run on {env} stopped (pytest exit {status}): {upgrade.last_line(log)} (log: {log})"

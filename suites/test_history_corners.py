@@ -4,6 +4,8 @@ Each behaviour states what the SQLAlchemy documentation says about its corner; t
 releases whose change it shows.
 """
 
+import decimal
+
 import pytest
 from sqlalchemy import (
     JSON,
@@ -13,9 +15,12 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     UniqueConstraint,
+    bindparam,
+    cast,
     func,
     insert,
     inspect,
@@ -26,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.ext.mutable import MutableList
+from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import relationship, validates
 
 from fixtures.compat import Session, declarative_base
@@ -74,6 +79,15 @@ class Palette(HistoryBase):
     __tablename__ = "history_palette"
     id = Column(Integer, primary_key=True)
     colours = Column(MutableList.as_mutable(JSON))
+
+
+class Preferences(HistoryBase):
+    """JSON columns tracked in place: a ``MutableDict`` and a ``MutableList``."""
+
+    __tablename__ = "history_preferences"
+    id = Column(Integer, primary_key=True)
+    settings = Column(MutableDict.as_mutable(JSON))
+    tags = Column(MutableList.as_mutable(JSON))
 
 
 class Ticket(HistoryBase):
@@ -422,3 +436,151 @@ def test_upsert_with_a_list_of_parameters_keeps_literal_text_of_its_update_claus
     checks.equal(
         "fullnames after the upsert", stored, {"sandy": "Sandy Squirrel (100%)", "squidward": "Squidward Tentacles"}
     )
+
+
+@behaviour(
+    "orm.mutable-in-place-operators",
+    doc="orm/extensions/mutable.html#sqlalchemy.ext.mutable.MutableDict",
+    requires="2.0",
+)
+def test_mutable_dict_and_list_track_in_place_operators(engine, history_tables, capture, checks):
+    """``MutableDict`` and ``MutableList`` emit change events for every in-place change of the value, so the
+    object becomes dirty and the next flush stores the new value: ``settings |= {...}`` on a dict, ``tags *= 2``
+    and ``tags += [...]`` on a list.
+
+    Docs: ORM Extensions > Mutation Tracking > ``MutableDict``, ``MutableList``.
+    """
+    with Session(engine) as session:
+        preferences = Preferences(settings={"theme": "dark"}, tags=["a"])
+        session.add(preferences)
+        session.commit()
+        preferences.settings |= {"font": "mono"}
+        checks.same("dirty after dict |=", preferences in session.dirty, True)
+        session.commit()
+        preferences.tags *= 2
+        checks.same("dirty after list *=", preferences in session.dirty, True)
+        session.commit()
+        preferences.tags += ["b"]
+        with capture.observe():
+            session.commit()
+        preferences_id = preferences.id
+
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(Preferences.settings, Preferences.tags).where(Preferences.id == preferences_id)
+        ).one()
+    checks.equal("stored dict", stored[0], {"theme": "dark", "font": "mono"})
+    checks.equal("stored list", stored[1], ["a", "a", "b"])
+
+
+@behaviour("session.get-from-identity-map", doc="orm/session_basics.html#get-by-primary-key", requires="2.0")
+@pytest.mark.usefixtures("tables")
+def test_session_get_of_a_present_object_emits_no_sql(engine, capture, checks):
+    """``Session.get()`` returns the object already in the Session's identity map without emitting SQL, also
+    when ``with_for_update=False`` is passed (no locking asked: the same as the default); ``populate_existing``
+    asks the database again.
+
+    Docs: ORM > Session Basics > Get by Primary Key.
+    """
+    with Session(engine) as session:
+        sandy = User(name="sandy", fullname="Sandy Cheeks")
+        session.add(sandy)
+        session.commit()
+        sandy_id = sandy.id
+        session.refresh(sandy)
+        with capture.observe():
+            plain = session.get(User, sandy_id)
+            statements_for_plain = len(capture.sql())
+            without_lock = session.get(User, sandy_id, with_for_update=False)
+            statements_without_lock = len(capture.sql()) - statements_for_plain
+            refreshed = session.get(User, sandy_id, populate_existing=True)
+            statements_populate = len(capture.sql()) - statements_for_plain - statements_without_lock
+
+    checks.same("get() returns the identity-map object", plain is sandy, True)
+    checks.same("get(with_for_update=False) returns it", without_lock is sandy, True)
+    checks.same("get(populate_existing=True) returns it", refreshed is sandy, True)
+    checks.equal("statements for get()", statements_for_plain, 0)
+    checks.equal("statements for get(with_for_update=False)", statements_without_lock, 0)
+    checks.equal("statements for get(populate_existing=True)", statements_populate, 1)
+
+
+@behaviour(
+    "select.unary-expression-result-type",
+    doc="core/sqlelement.html#sqlalchemy.sql.expression.cast",
+    requires="2.0",
+)
+def test_negated_expression_is_returned_as_its_type(engine, capture, checks):
+    """A selected expression keeps its SQL type through operators such as negation, and the result applies
+    that type's result processing: ``select(-cast(..., Numeric(10, 2)))`` returns a ``Decimal``, like the
+    expression without the minus sign.
+
+    Docs: Column Elements and Expressions > ``cast()`` ("the type ... also serves as the type of the result").
+    """
+    price = cast(literal("1.25"), Numeric(10, 2))
+    with capture.observe(), engine.connect() as connection:
+        positive = connection.execute(select(price)).scalar_one()
+        negative = connection.execute(select(-price)).scalar_one()
+
+    checks.equal("type of cast(...)", type(positive).__name__, "Decimal")
+    checks.equal("type of -cast(...)", type(negative).__name__, "Decimal")
+    checks.equal("value of -cast(...)", negative, decimal.Decimal("-1.25"))
+
+
+@behaviour("reflection.handwritten-constraint-names", doc="core/reflection.html#fine-grained-reflection-with-inspector")
+def test_constraint_names_reflected_from_handwritten_ddl(engine, capture, checks):
+    """``Inspector.get_unique_constraints()`` returns the name given by ``CONSTRAINT <name>`` in the table's
+    DDL, also for hand-written DDL that puts the name and the constraint on separate lines.
+
+    Docs: Reflecting Database Objects > Fine Grained Reflection with Inspector.
+    """
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE history_handwritten (\n"
+                "  id INTEGER NOT NULL PRIMARY KEY,\n"
+                "  code VARCHAR(20) NOT NULL,\n"
+                "  CONSTRAINT uq_handwritten_code\n    UNIQUE (code)\n"
+                ")"
+            )
+        )
+    try:
+        with capture.observe():
+            unique = inspect(engine).get_unique_constraints("history_handwritten")
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE history_handwritten"))
+
+    checks.equal(
+        "UNIQUE constraints", [[c["name"], c["column_names"]] for c in unique], [["uq_handwritten_code", ["code"]]]
+    )
+
+
+@behaviour(
+    "select.expanding-in-beside-other-parameters",
+    doc="core/sqlelement.html#sqlalchemy.sql.expression.bindparam",
+    requires="2.0",
+)
+@pytest.mark.usefixtures("tables")
+def test_expanding_in_parameter_leaves_other_parameters_alone(engine, capture, checks):
+    """An "expanding" bound parameter (``bindparam(..., expanding=True)``, as ``in_()`` uses) is rendered as one
+    parameter per list element at execution time; every other bound parameter of the statement keeps its own
+    value, whatever its name.
+
+    Docs: Column Elements and Expressions > ``bindparam()`` (``expanding``).
+    """
+    with engine.begin() as connection:
+        connection.execute(
+            insert(item_table),
+            [{"name": "cup", "quantity": 5}, {"name": "mug", "quantity": 1}, {"name": "pot", "quantity": 5}],
+        )
+        ids = dict(connection.execute(select(item_table.c.name, item_table.c.id)).all())
+    statement = (
+        select(item_table.c.name)
+        .where(item_table.c.id.in_(bindparam("ids", expanding=True)))
+        .where(item_table.c.quantity == bindparam("ids_1"))
+        .order_by(item_table.c.name)
+    )
+    with capture.observe(), engine.connect() as connection:
+        names = connection.scalars(statement, {"ids": [ids["cup"], ids["mug"]], "ids_1": 5}).all()
+
+    checks.equal("names with id in the list and quantity 5", names, ["cup"])
