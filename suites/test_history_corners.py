@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Column,
+    FetchedValue,
     Float,
     ForeignKey,
     Integer,
@@ -98,6 +99,8 @@ class Ticket(HistoryBase):
     name = Column(String(30), nullable=False)
     title = Column(String(50), nullable=False)
     revision = Column(Integer, nullable=False, default=0, onupdate=1)
+    # set by the server on UPDATE (a trigger or ON UPDATE clause, not created here): the ORM must expire it
+    stamp = Column(Integer, server_default="0", server_onupdate=FetchedValue())
 
 
 class Measurement(HistoryBase):
@@ -333,8 +336,8 @@ def test_mutable_list_tracks_assigning_a_string_to_an_index(engine, history_tabl
 def test_orm_update_evaluate_refreshes_every_matched_object(engine, history_tables, capture, checks):
     """An ORM-enabled ``update()`` with ``synchronize_session="evaluate"`` synchronizes every matched object
     in the Session: each UPDATEd attribute is refreshed with its new value or expired so that it re-populates on
-    next access: a column SET to a SQL expression the ORM cannot evaluate in Python, and a column the UPDATE
-    sets through its ``onupdate`` default.
+    next access: a column SET to a SQL expression the ORM cannot evaluate in Python, a column the UPDATE sets
+    through its ``onupdate`` default, and a column the server sets on UPDATE (``server_onupdate``), expired.
 
     Docs: ORM Querying Guide > ORM-Enabled INSERT, UPDATE, and DELETE > Selecting a Synchronization Strategy.
     """
@@ -349,6 +352,7 @@ def test_orm_update_evaluate_refreshes_every_matched_object(engine, history_tabl
                 .values(title=func.upper(Ticket.name) + literal(" (moved)")),
                 execution_options={"synchronize_session": "evaluate"},
             )
+        expired = {name: "stamp" in inspect(ticket).expired_attributes for name, ticket in sorted(tickets.items())}
         seen = {name: [ticket.title, ticket.revision] for name, ticket in sorted(tickets.items())}
         session.commit()
 
@@ -356,6 +360,9 @@ def test_orm_update_evaluate_refreshes_every_matched_object(engine, history_tabl
         "titles and revisions seen on the objects after the UPDATE",
         seen,
         {"patrick": ["PATRICK (moved)", 1], "sandy": ["SANDY (moved)", 1], "squidward": ["Squidward", 0]},
+    )
+    checks.equal(
+        "server_onupdate column expired after the UPDATE", expired, {"patrick": True, "sandy": True, "squidward": False}
     )
 
 
