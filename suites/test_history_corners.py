@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     bindparam,
+    case,
     cast,
     func,
     insert,
@@ -591,3 +592,50 @@ def test_expanding_in_parameter_leaves_other_parameters_alone(engine, capture, c
         names = connection.scalars(statement, {"ids": [ids["cup"], ids["mug"]], "ids_1": 5}).all()
 
     checks.equal("names with id in the list and quantity 5", names, ["cup"])
+
+
+@behaviour("session.usable-after-rollback-of-failed-bulk", doc="orm/session_basics.html#rolling-back", requires="2.0")
+@pytest.mark.usefixtures("tables")
+def test_session_is_usable_after_rollback_following_a_failed_flush_and_bulk_call(engine, capture, checks):
+    """After a flush fails, the Session refuses further work until ``Session.rollback()`` is called (a bulk
+    method such as ``bulk_insert_mappings()`` too raises ``PendingRollbackError``); after the rollback the
+    Session flushes and commits normally.
+
+    Docs: ORM > Session Basics > Rolling Back.
+    """
+    with engine.begin() as connection:
+        connection.execute(insert(user_table), {"name": "sandy", "fullname": "Sandy Cheeks"})
+
+    with Session(engine) as session:
+        session.add(User(name="sandy", fullname="Sandy Again"))
+        with checks.catch() as failed_flush:
+            session.flush()
+        checks.equal("failed flush raises", type(failed_flush.error).__name__, "IntegrityError")
+        with checks.catch() as bulk:
+            session.bulk_insert_mappings(User, [{"name": "patrick"}])
+        checks.equal("bulk call before rollback raises", type(bulk.error).__name__, "PendingRollbackError")
+        session.rollback()
+        session.add(User(name="squidward", fullname="Squidward Tentacles"))
+        with capture.observe(), checks.catch() as after_rollback:
+            session.commit()
+        checks.equal("commit after rollback raises", after_rollback.error and type(after_rollback.error).__name__, None)
+
+    with engine.connect() as connection:
+        names = connection.scalars(select(user_table.c.name).order_by(user_table.c.name)).all()
+    checks.equal("stored names", names, ["sandy", "squidward"])
+
+
+@behaviour("select.case-result-type", doc="core/sqlelement.html#sqlalchemy.sql.expression.case", requires="2.0")
+def test_case_takes_the_type_of_its_typed_results(engine, capture, checks):
+    """``case()`` takes its type from its result expressions, also when a later WHEN returns an untyped
+    ``None``: a CASE whose results are ``Numeric`` or NULL returns ``Decimal`` values.
+
+    Docs: Column Elements and Expressions > ``case()``.
+    """
+    price = cast(literal("1.25"), Numeric(10, 2))
+    expression = case((literal(1) == 1, price), (literal(1) == 2, None))
+    with capture.observe(), engine.connect() as connection:
+        value = connection.execute(select(expression)).scalar_one()
+
+    checks.equal("type of the CASE result", type(value).__name__, "Decimal")
+    checks.equal("value of the CASE result", value, decimal.Decimal("1.25"))
