@@ -10,17 +10,19 @@ only the cases pytest selected are run. At the end the score per area is printed
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import clean_environment, make_private_tmp, run_child, run_suite
+from tests.conftest import PROJECT_ROOT, clean_environment, make_private_tmp, run_child, stop_process_group
 from tests.data.sqlalchemy_faults import AREAS, FAULT_VARIABLE, FAULTS, POSTGRESQL, SQLITE, score
 
 PLUGIN = "tests.data.sqlalchemy_faults"
 NO_FAULT = "no-fault"
+CHILD_TIMEOUT_S = 300
 CONTROL_MODULES = ("suites/test_session.py", "suites/test_select.py")
 CASES = [
     pytest.param(NO_FAULT, SQLITE, id="no-fault-sqlite"),
@@ -51,6 +53,7 @@ class FaultRuns:
         self.postgresql_url = postgresql_url
         self.pool = ThreadPoolExecutor(max_workers=2)
         self.runs: dict[tuple[str, str], Future] = {}
+        self.children: list[subprocess.Popen] = []
 
     def target(self, backend: str) -> list[str]:
         if backend == POSTGRESQL:
@@ -59,14 +62,37 @@ class FaultRuns:
 
     def start(self, fault_name: str, backend: str, modules: list[str] | tuple[str, ...]) -> None:
         results = self.directory / f"{fault_name}-{backend}.json"
-        environ = clean_environment(**({FAULT_VARIABLE: fault_name} if fault_name else {}))
+        injected = fault_name not in ("", NO_FAULT)
+        environ = clean_environment(**({FAULT_VARIABLE: fault_name} if injected else {}))
         arguments = [*modules, "-p", PLUGIN, *self.target(backend), "--results", str(results), "-q"]
         self.runs[fault_name, backend] = self.pool.submit(self._run, arguments, environ, results)
 
-    @staticmethod
-    def _run(arguments: list[str], environ: dict[str, str], results: Path) -> tuple[int, str, Path]:
-        completed = run_suite(*arguments, environ=environ, timeout=300)
-        return completed.returncode, completed.stdout[-3000:] + completed.stderr[-3000:], results
+    def _run(self, arguments: list[str], environ: dict[str, str], results: Path) -> tuple[int, str, Path]:
+        # not tests.conftest.start_child: its children are stopped when the current test ends, and these
+        # runs serve the tests that come after it
+        child = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *arguments],
+            cwd=PROJECT_ROOT,
+            env=environ,
+            start_new_session=True,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.children.append(child)
+        try:
+            output, _ = child.communicate(timeout=CHILD_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            stop_process_group(child)
+            output, _ = child.communicate()
+            output += f"\n(stopped after {CHILD_TIMEOUT_S} s)"
+        return child.returncode, output[-3000:], results
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for child in self.children:
+            stop_process_group(child)
+        self.pool.shutdown(wait=True)
 
     def result(self, fault_name: str, backend: str) -> Path:
         _returncode, output, results = self.runs[fault_name, backend].result()
@@ -91,7 +117,7 @@ def fault_runs(request) -> FaultRuns:
     for fault_name, backend in sorted(selected, key=lambda case: case[1] != POSTGRESQL):
         runs.start(fault_name, backend, modules_of(fault_name, backend))
     yield runs
-    runs.pool.shutdown(wait=True, cancel_futures=True)
+    runs.close()
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and any(name != NO_FAULT for name, _ in selected):
         reporter.write_line("")
