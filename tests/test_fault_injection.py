@@ -5,13 +5,17 @@ makes ``python -m reports gate BASELINE CANDIDATE`` exit 1.
 One unbroken run per backend is the baseline of every fault; a fault's baseline is that run's cells of the
 fault's modules (the same run, so the gate compares like with like). The child runs go two at a time, and
 only the cases pytest selected are run. At the end the score per area is printed (and kept as
-``<fault>.<backend>.verdict.json`` files for ``python -m tests.data.sqlalchemy_faults --score DIRECTORY``)."""
+``<fault>.<backend>.verdict.json`` files for ``python -m tests.data.sqlalchemy_faults --score DIRECTORY``
+when ``FAULT_INJECTION_DIR=DIRECTORY`` keeps them)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from tests.data.sqlalchemy_faults import AREAS, FAULT_VARIABLE, FAULTS, POSTGRES
 PLUGIN = "tests.data.sqlalchemy_faults"
 NO_FAULT = "no-fault"
 CHILD_TIMEOUT_S = 300
+KEEP_VARIABLE = "FAULT_INJECTION_DIR"  # keep every run's results, baselines and verdicts there
 CONTROL_MODULES = ("suites/test_session.py", "suites/test_select.py")
 CASES = [
     pytest.param(NO_FAULT, SQLITE, id="no-fault-sqlite"),
@@ -101,7 +106,7 @@ class FaultRuns:
 
 
 @pytest.fixture(scope="module")
-def fault_runs(request) -> FaultRuns:
+def fault_runs(request) -> Iterator[FaultRuns]:
     selected = {
         tuple(item.callspec.params[name] for name in ("fault_name", "backend"))
         for item in request.session.items
@@ -111,18 +116,30 @@ def fault_runs(request) -> FaultRuns:
     if any(backend == POSTGRESQL for _, backend in selected):
         server = request.getfixturevalue("local_postgresql")
         postgresql_url = server.admin_url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    runs = FaultRuns(make_private_tmp("sqlaconf-faults-"), postgresql_url)
+    kept = os.environ.get(KEEP_VARIABLE)
+    directory = Path(kept) if kept else make_private_tmp("sqlaconf-faults-")
+    directory.mkdir(parents=True, exist_ok=True)
+    runs = FaultRuns(directory, postgresql_url)
     for backend in sorted({backend for _, backend in selected}):
         runs.start("", backend, all_modules(backend))
     for fault_name, backend in sorted(selected, key=lambda case: case[1] != POSTGRESQL):
         runs.start(fault_name, backend, modules_of(fault_name, backend))
     yield runs
     runs.close()
+    report_score(request, selected, directory)
+    if not kept:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def report_score(request, selected: set[tuple[str, str]], directory: Path) -> None:
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and any(name != NO_FAULT for name, _ in selected):
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None or not any(name != NO_FAULT for name, _ in selected):
+        return
+    with capture.global_and_fixture_disabled():  # the teardown's output is captured otherwise
         reporter.write_line("")
         reporter.write_line("faults caught per area (tests/test_fault_injection.py):")
-        for line in score(runs.directory):
+        for line in score(directory):
             reporter.write_line(f"  {line}")
 
 
