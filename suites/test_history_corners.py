@@ -367,7 +367,11 @@ def test_orm_update_evaluate_refreshes_every_matched_object(engine, history_tabl
     )
 
 
-@behaviour("sql.in-list-of-orm-attributes", doc="core/sqlelement.html#sqlalchemy.sql.expression.ColumnOperators.in_")
+@behaviour(
+    "sql.in-list-of-orm-attributes",
+    doc="core/sqlelement.html#sqlalchemy.sql.expression.ColumnOperators.in_",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_in_accepts_a_list_of_orm_attributes(engine, capture, checks):
     """``ColumnOperators.in_()`` accepts a list of column expressions, ORM-mapped attributes included:
@@ -416,7 +420,11 @@ def test_float_values_keep_their_fraction_through_every_insert_path(engine, hist
     checks.equal("ORM flush of several objects", stored[9:], READINGS)
 
 
-@behaviour("dml.upsert-executemany-literal-text", doc="tutorial/dbapi_transactions.html#sending-multiple-parameters")
+@behaviour(
+    "dml.upsert-executemany-literal-text",
+    doc="tutorial/dbapi_transactions.html#sending-multiple-parameters",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_upsert_with_a_list_of_parameters_keeps_literal_text_of_its_update_clause(
     engine, capture, checks, target_facts
@@ -534,7 +542,11 @@ def test_negated_expression_is_returned_as_its_type(engine, capture, checks):
     checks.equal("value of -cast(...)", negative, decimal.Decimal("-1.25"))
 
 
-@behaviour("reflection.handwritten-constraint-names", doc="core/reflection.html#fine-grained-reflection-with-inspector")
+@behaviour(
+    "reflection.handwritten-constraint-names",
+    doc="core/reflection.html#fine-grained-reflection-with-inspector",
+    requires="2.0",
+)
 def test_constraint_names_reflected_from_handwritten_ddl(engine, capture, checks):
     """``Inspector.get_unique_constraints()`` returns the name given by ``CONSTRAINT <name>`` in the table's
     DDL, also for hand-written DDL that puts the name and the constraint on separate lines.
@@ -639,3 +651,60 @@ def test_case_takes_the_type_of_its_typed_results(engine, capture, checks):
 
     checks.equal("type of the CASE result", type(value).__name__, "Decimal")
     checks.equal("value of the CASE result", value, decimal.Decimal("1.25"))
+
+
+def _on_conflict_update_from_bound_parameter(dialect_insert):
+    def build():
+        statement = dialect_insert(user_table)
+        return statement.on_conflict_do_update(
+            index_elements=[user_table.c.name], set_={"fullname": bindparam("new_fullname")}
+        ).returning(user_table.c.name)
+
+    return build
+
+
+def _on_duplicate_key_update_from_bound_parameter():
+    statement = mysql.insert(user_table)
+    return statement.on_duplicate_key_update(fullname=bindparam("new_fullname")).returning(user_table.c.name)
+
+
+UPSERT_FROM_BOUND_PARAMETER_BY_CONSTRUCT = {
+    "postgresql.insert().on_conflict_do_update()": _on_conflict_update_from_bound_parameter(postgresql.insert),
+    "sqlite.insert().on_conflict_do_update()": _on_conflict_update_from_bound_parameter(sqlite.insert),
+    "mysql.insert().on_duplicate_key_update()": _on_duplicate_key_update_from_bound_parameter,
+}
+
+
+@behaviour(
+    "dml.upsert-returning-bound-update-values", doc="core/connections.html#engine-insertmanyvalues", requires="2.0"
+)
+@pytest.mark.usefixtures("tables")
+def test_upsert_with_returning_applies_each_parameter_sets_update_value(engine, capture, checks, target_facts):
+    """An upsert with RETURNING whose update clause takes a bound parameter (``bindparam("new_fullname")``),
+    executed with a list of parameter sets, updates each conflicting row with the value of its own parameter
+    set, and returns one row per parameter set.
+
+    Docs: Engines and Connections > "Insert Many Values" Behavior for INSERT statements; Dialects > PostgreSQL /
+    SQLite > INSERT…ON CONFLICT (Upsert); MySQL and MariaDB > INSERT…ON DUPLICATE KEY UPDATE (Upsert).
+    """
+    with engine.begin() as connection:
+        connection.execute(
+            insert(user_table),
+            [{"name": "sandy", "fullname": "Sandy Cheeks"}, {"name": "patrick", "fullname": "Patrick Star"}],
+        )
+    statement = UPSERT_FROM_BOUND_PARAMETER_BY_CONSTRUCT[target_facts["upsert-construct"]]()
+
+    with capture.observe(), engine.begin() as connection:
+        returned = connection.execute(
+            statement,
+            [
+                {"name": "sandy", "fullname": "-", "new_fullname": "Sandy Squirrel"},
+                {"name": "patrick", "fullname": "-", "new_fullname": "Patrick Starfish"},
+            ],
+        ).scalars()
+        returned = sorted(returned)
+
+    with engine.connect() as connection:
+        stored = dict(connection.execute(select(user_table.c.name, user_table.c.fullname)).all())
+    checks.equal("names returned", returned, ["patrick", "sandy"])
+    checks.equal("fullnames after the upsert", stored, {"sandy": "Sandy Squirrel", "patrick": "Patrick Starfish"})
