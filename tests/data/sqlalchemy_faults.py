@@ -339,6 +339,12 @@ def back_populates_dropped() -> None:
     _force_keyword(relationships.RelationshipProperty, "back_populates", None, default_only=False)
 
 
+def raiseload_ignored() -> None:
+    from sqlalchemy.orm import strategies
+
+    strategies.LazyLoader._invoke_raise_load = lambda self, state, passive, lazy: None
+
+
 def delete_orphan_dropped() -> None:
     from sqlalchemy.orm import util
 
@@ -619,6 +625,15 @@ FAULTS: dict[str, Fault] = {
             back_populates_dropped,
             suites("relationships"),
             {SQLITE: ("rel.back-populates-syncs-in-python",)},
+        ),
+        Fault(
+            "raiseload-ignored",
+            "relationships",
+            DROPPED_OPTION,
+            "raiseload() lazy-loads instead of raising",
+            raiseload_ignored,
+            suites("relationships"),
+            {SQLITE: ("rel.raiseload-refuses-lazy-load",)},
         ),
         Fault(
             "delete-orphan-dropped",
