@@ -503,7 +503,7 @@ FAULTS: dict[str, Fault] = {
         Fault(
             "invalidate-does-nothing",
             "pool",
-            CHANGED_STATEMENT,
+            DROPPED_OPTION,
             "Connection.invalidate() keeps the DBAPI connection",
             invalidate_does_nothing,
             suites("pool"),
