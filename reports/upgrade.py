@@ -32,6 +32,9 @@ from reports.gate import DEFAULT_THRESHOLD_PERCENT, percent, run_gate
 from reports.schema import ResultsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# in a checkout the sides run from it; an installed package (no requirements/ beside it) runs from a copy
+IN_CHECKOUT = (PROJECT_ROOT / "requirements" / "run.txt").exists()
+PACKAGES = ("suites", "fixtures", "reports", "benchmarks")
 # the pinned state: the shared pins, and the default SQLAlchemy series' pin where it lives in a file of its own
 CONSTRAINTS = (Path("requirements/constraints.txt"), Path("requirements/sqlalchemy-2.0.txt"))
 RUN_REQUIREMENTS = Path("requirements/run.txt")
@@ -90,7 +93,7 @@ class SidePlan:
 
 def suite_requirements() -> list[str]:
     """What the suites need: ``requirements/run.txt`` in a checkout, the package's own dependencies when installed."""
-    if (PROJECT_ROOT / RUN_REQUIREMENTS).exists():
+    if IN_CHECKOUT:
         return [f"-r {PROJECT_ROOT / RUN_REQUIREMENTS}"]
     from importlib.metadata import requires
 
@@ -320,13 +323,32 @@ def plan_sides(arguments: argparse.Namespace, environments: list[str]) -> list[S
     return plans
 
 
-def run_logged(command: list[str], log: Path, environ: dict[str, str] | None = None) -> int:
+def source_root(workdir: Path) -> Path:
+    """Where the sides run the suites from: the checkout, or for an installed package a copy of its packages.
+
+    Never an installed package's site-packages: ``python -m`` puts the working directory first on sys.path, and
+    every package there (SQLAlchemy too) would shadow the side's own."""
+    if IN_CHECKOUT:
+        return PROJECT_ROOT
+    copy = workdir.resolve() / "source"
+    shutil.rmtree(copy, ignore_errors=True)
+    for package in PACKAGES:
+        shutil.copytree(PROJECT_ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def run_logged(command: list[str], log: Path, environ: dict[str, str] | None = None, cwd: Path | None = None) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as stream:
         completed = subprocess.run(
-            command, cwd=PROJECT_ROOT, env=environ, stdout=stream, stderr=subprocess.STDOUT, check=False
+            command, cwd=cwd or safe_directory(log), env=environ, stdout=stream, stderr=subprocess.STDOUT, check=False
         )
     return completed.returncode
+
+
+def safe_directory(near: Path) -> Path:
+    """A working directory for pip and the venv module: the checkout, else one holding no packages."""
+    return PROJECT_ROOT if IN_CHECKOUT else near.parent
 
 
 def last_line(log: Path, containing: str = "") -> str:
@@ -383,7 +405,11 @@ def installed_versions(plan: SidePlan, names: list[str]) -> str:
         "    except m.PackageNotFoundError: pass\n"
     )
     completed = subprocess.run(
-        [str(plan.python), "-c", script, *names], capture_output=True, text=True, check=False, cwd=PROJECT_ROOT
+        [str(plan.python), "-c", script, *names],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=safe_directory(plan.venv),
     )
     return ", ".join(completed.stdout.split("\n")[:-1]) or "?"
 
@@ -401,7 +427,7 @@ def suite_environment() -> dict[str, str]:
     return environ
 
 
-def run_suite(plan: SidePlan, environment: str, results_dir: Path, environ: dict[str, str]) -> Path:
+def run_suite(plan: SidePlan, environment: str, results_dir: Path, environ: dict[str, str], source: Path) -> Path:
     backend = ENVIRONMENTS[environment][0]
     results = (results_dir / plan.name / f"{environment}.json").resolve()
     log = results.with_suffix(".log")
@@ -411,7 +437,7 @@ def run_suite(plan: SidePlan, environment: str, results_dir: Path, environ: dict
     command = [str(plan.python), "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q"]
     command += ["-p", "fixtures.plugin", "-p", "fixtures.target_facts"]
     command += ["--backend", backend, "--results", str(results)]
-    status = run_logged(command, log, environ)
+    status = run_logged(command, log, environ, cwd=source)
     if status not in SUITE_FINISHED or not results.exists():
         raise UpgradeError(
             f"the {plan.name} run on {environment} stopped (pytest exit {status}): {last_line(log)} (log: {log})"
@@ -452,10 +478,11 @@ def run(arguments: argparse.Namespace) -> int:
             progress(f"{plan.name}: {installed_versions(plan, names)}")
         clear_results(arguments.results_dir)
         environ = suite_environment()
+        source = source_root(arguments.workdir)
         progress(f"both sides run with PYTHONHASHSEED={environ['PYTHONHASHSEED']}")
         for environment in environments:
             for plan in plans:
-                run_suite(plan, environment, arguments.results_dir, environ)
+                run_suite(plan, environment, arguments.results_dir, environ, source)
         progress("gating the candidate against the baseline ...")
         comparison, text = run_gate(
             arguments.results_dir / "baseline",
