@@ -34,16 +34,17 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m reports", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-
-    build = commands.add_parser("build", help="merge results files into an HTML report")
-    build.add_argument("results", nargs="*", type=Path, help="results files or directories (default reports/results)")
-    build.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help="directory for index.html")
+def add_build_arguments(build: argparse.ArgumentParser, default_results: Path, default_output: Path) -> None:
+    """The options of ``build`` (``sqla-conformance report`` too)."""
+    build.add_argument(
+        "results", nargs="*", type=Path, help=f"results files or directories (default {default_results})"
+    )
+    build.add_argument("-o", "--output", type=Path, default=default_output, help="directory for index.html")
     build.add_argument("--markdown", type=Path, help="the Markdown summary (default: summary.md beside index.html)")
 
-    gate = commands.add_parser("gate", help="compare baseline and candidate results; exit 1 on blocking changes")
+
+def add_gate_arguments(gate: argparse.ArgumentParser) -> None:
+    """The options of ``gate`` (``sqla-conformance gate`` too)."""
     gate.add_argument("baseline", type=Path, help="baseline results: a file or a directory of *.json")
     gate.add_argument("candidate", type=Path, help="candidate results: a file or a directory of *.json")
     gate.add_argument("--allow", type=Path, help="allow-list of reviewed, accepted changes (TOML)")
@@ -54,6 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=percent,
         default=DEFAULT_THRESHOLD_PERCENT,
         help=f"benchmark slowdown threshold in percent of the baseline median (default {DEFAULT_THRESHOLD_PERCENT:g})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m reports", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    add_build_arguments(
+        commands.add_parser("build", help="merge results files into an HTML report"),
+        Path("reports/results"),
+        DEFAULT_OUTPUT,
+    )
+    add_gate_arguments(
+        commands.add_parser("gate", help="compare baseline and candidate results; exit 1 on blocking changes")
     )
 
     upgrade.add_arguments(commands.add_parser("upgrade", help=upgrade.__doc__.splitlines()[0]))

@@ -23,7 +23,6 @@ from typing import NoReturn
 
 from reports import __main__ as reports_main
 from reports import upgrade
-from reports.gate import DEFAULT_THRESHOLD_PERCENT, percent
 from reports.schema import ResultsError
 
 PROGRAM = "sqla-conformance"
@@ -60,24 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the behaviour suites on a target; exit 1 when a cell fails")
     add_target_arguments(run, "run the behaviours against")
 
-    report = commands.add_parser("report", aliases=["build"], help="merge results files into an HTML report")
-    report.add_argument(
-        "results", nargs="*", type=Path, help=f"results files or directories (default {DEFAULT_RESULTS})"
+    reports_main.add_build_arguments(
+        commands.add_parser("report", aliases=["build"], help="merge results files into an HTML report"),
+        DEFAULT_RESULTS,
+        DEFAULT_REPORT,
     )
-    report.add_argument("-o", "--output", type=Path, default=DEFAULT_REPORT, help="directory for index.html")
-    report.add_argument("--markdown", type=Path, help="the Markdown summary (default: summary.md beside index.html)")
-
-    gate = commands.add_parser("gate", help="compare baseline and candidate results; exit 1 on blocking changes")
-    gate.add_argument("baseline", type=Path, help="baseline results: a file or a directory of *.json")
-    gate.add_argument("candidate", type=Path, help="candidate results: a file or a directory of *.json")
-    gate.add_argument("--allow", type=Path, help="allow-list of reviewed, accepted changes (TOML)")
-    gate.add_argument("--markdown", type=Path, help="also write a Markdown summary here (job summary, PR comment)")
-    gate.add_argument("--html", type=Path, help="also write a self-contained HTML page here")
-    gate.add_argument(
-        "--threshold",
-        type=percent,
-        default=DEFAULT_THRESHOLD_PERCENT,
-        help=f"benchmark slowdown threshold in percent of the baseline median (default {DEFAULT_THRESHOLD_PERCENT:g})",
+    reports_main.add_gate_arguments(
+        commands.add_parser("gate", help="compare baseline and candidate results; exit 1 on blocking changes")
     )
 
     upgrade.add_arguments(

@@ -48,17 +48,24 @@ def write_matrix(directory: Path) -> None:
     (directory / "mysql.json").write_text(json.dumps(mysql))
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements/test.txt")
-    directory = tmp_path_factory.mktemp("report")
-    write_matrix(directory)
+def build_report(directory: Path) -> Path:
+    """``python -m reports build`` on the results files in ``directory``; the page it wrote."""
     subprocess.run(
         [sys.executable, "-m", "reports", "build", str(directory), "-o", str(directory / "html")],
         cwd=PROJECT_ROOT,
         check=True,
         capture_output=True,
+        timeout=120,
     )
+    return directory / "html" / "index.html"
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements/test.txt")
+    directory = tmp_path_factory.mktemp("report")
+    write_matrix(directory)
+    build_report(directory)
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         opened = browser.new_page(viewport={"width": 1300, "height": 800})

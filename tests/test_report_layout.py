@@ -8,14 +8,12 @@ from __future__ import annotations
 import copy
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.test_report_browser import CHROMIUM
+from tests.test_report_browser import CHROMIUM, build_report
 from tests.test_results_and_report import results_document
 
 SCREENSHOTS = PROJECT_ROOT / "reports" / "html" / "screenshots"
@@ -63,15 +61,8 @@ def write_matrix(directory: Path) -> None:
 def report(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("layout")
     write_matrix(directory)
-    subprocess.run(
-        [sys.executable, "-m", "reports", "build", str(directory), "-o", str(directory / "html")],
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return directory / "html" / "index.html"
+    return build_report(directory)
 
 
 @pytest.fixture(scope="module")
