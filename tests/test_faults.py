@@ -180,6 +180,7 @@ def test_bad_connection_input_ends_with_one_line_on_stderr_and_exit_2(tmp_path, 
     )
     assert completed.returncode == 2
     assert completed.stderr.count("\n") == 1 and fragment in completed.stderr, completed.stderr
+    assert completed.stdout == "", completed.stdout  # the line comes before pytest's session header
     assert "Traceback" not in completed.stdout + completed.stderr
     assert url.password not in completed.stdout + completed.stderr
     assert not (tmp_path / "none.json").exists()
