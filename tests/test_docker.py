@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +30,8 @@ from fixtures.provision import (
     start_docker_server,
 )
 from reports.schema import load_results
-from tests.conftest import DATA, PROJECT_ROOT, clean_environment, start_child
+from tests.conftest import PROJECT_ROOT, clean_environment
+from tests.test_faults import start_run, wait_for
 
 IMAGES = {backend: os.environ.get(variable, "") for backend, variable in IMAGE_VARIABLES.items()}
 
@@ -129,39 +129,22 @@ def test_stopping_a_container_server_removes_the_container(docker_client):
 
 
 def start_docker_run(tmp_path: Path, module: str, backend: str, **environ: str) -> subprocess.Popen:
-    return start_child(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            str(DATA / module),
-            "--backend",
-            backend,
-            "--results",
-            str(tmp_path / "results.json"),
-        ],
-        clean_environment(
-            CONFORMANCE_PROVISION="docker",
-            CONFORMANCE_PG_IMAGE=IMAGES["postgresql"],
-            CONFORMANCE_MYSQL_IMAGE=IMAGES["mysql"],
-            **environ,
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    """A run of ``module`` on ``backend`` in a container (stderr joined to stdout)."""
+    return start_run(
+        tmp_path,
+        module,
+        "--backend",
+        backend,
+        "--results",
+        str(tmp_path / "results.json"),
+        CONFORMANCE_PROVISION="docker",
+        CONFORMANCE_PG_IMAGE=IMAGES["postgresql"],
+        CONFORMANCE_MYSQL_IMAGE=IMAGES["mysql"],
+        **environ,
     )
 
 
-def wait_for(path: Path, child: subprocess.Popen, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        if child.poll() is not None:
-            pytest.fail("the run ended early: " + child.communicate()[1][-3000:])
-        if time.monotonic() > deadline:
-            os.killpg(child.pid, signal.SIGKILL)
-            pytest.fail("the run never got there")
-        time.sleep(0.05)
+CONTAINER_START_S = 180  # a container start under load takes longer than a local server's
 
 
 def container_password(container) -> str:
@@ -174,13 +157,13 @@ def test_a_normal_run_removes_its_container_and_its_password_appears_nowhere(doc
     child = start_docker_run(
         tmp_path, "server_dies.py", "postgresql", READY_FILE=str(ready), SERVER_KILLED_FILE=str(go_on)
     )
-    wait_for(ready, child)
+    wait_for(ready, child, CONTAINER_START_S)
     (container,) = containers_of(docker_client, child.pid)
     password = container_password(container)
     go_on.write_text("the server stays up")
-    stdout, stderr = child.communicate(timeout=180)
+    output = child.communicate(timeout=180)[0]
 
-    assert child.returncode == 0, stderr[-3000:]
+    assert child.returncode == 0, output[-3000:]
     assert containers_of(docker_client, child.pid) == []
     results = (tmp_path / "results.json").read_text()
     assert {cell["outcome"] for cell in load_results(tmp_path / "results.json")["cells"]} == {"pass"}
@@ -192,7 +175,7 @@ def test_a_normal_run_removes_its_container_and_its_password_appears_nowhere(doc
         timeout=120,
     )
     assert report.returncode == 0, report.stderr
-    written = results + stdout + stderr + report.stdout + report.stderr
+    written = results + output + report.stdout + report.stderr
     written += "".join(page.read_text() for page in (tmp_path / "html").rglob("*.html"))
     assert password not in written
     assert '"server": "PostgreSQL ' in results
@@ -201,7 +184,7 @@ def test_a_normal_run_removes_its_container_and_its_password_appears_nowhere(doc
 def test_ctrl_c_removes_the_container(docker_client, tmp_path):
     ready = tmp_path / "ready"
     child = start_docker_run(tmp_path, "slow_behaviour.py", "mysql", READY_FILE=str(ready))
-    wait_for(ready, child)
+    wait_for(ready, child, CONTAINER_START_S)
     assert len(containers_of(docker_client, child.pid)) == 1
     os.killpg(child.pid, signal.SIGINT)
     child.communicate(timeout=120)
@@ -213,7 +196,7 @@ def test_ctrl_c_removes_the_container(docker_client, tmp_path):
 def test_the_run_after_a_kill_9_removes_the_dead_runs_container(docker_client, tmp_path):
     ready = tmp_path / "ready"
     child = start_docker_run(tmp_path, "slow_behaviour.py", "postgresql", READY_FILE=str(ready))
-    wait_for(ready, child)
+    wait_for(ready, child, CONTAINER_START_S)
     os.killpg(child.pid, signal.SIGKILL)  # no atexit, no cleanup
     child.communicate(timeout=30)
     assert len(containers_of(docker_client, child.pid)) == 1, "the killed run left its container"
@@ -231,7 +214,7 @@ def test_the_run_after_a_kill_9_removes_the_dead_runs_container(docker_client, t
 
     ready.unlink()
     after = start_docker_run(tmp_path, "slow_behaviour.py", "postgresql", READY_FILE=str(ready))
-    wait_for(ready, after)  # the next run has started, cleaned, and started its own container
+    wait_for(ready, after, CONTAINER_START_S)  # the next run has started, cleaned, and started its own container
     assert containers_of(docker_client, child.pid) == []
     os.killpg(after.pid, signal.SIGINT)
     after.communicate(timeout=120)
@@ -241,13 +224,13 @@ def test_the_run_after_a_kill_9_removes_the_dead_runs_container(docker_client, t
 def test_a_container_lost_mid_run_gives_server_lost_errors_in_a_complete_results_file(docker_client, tmp_path):
     ready, killed = tmp_path / "ready", tmp_path / "killed"
     child = start_docker_run(tmp_path, "server_dies.py", "mysql", READY_FILE=str(ready), SERVER_KILLED_FILE=str(killed))
-    wait_for(ready, child)
+    wait_for(ready, child, CONTAINER_START_S)
     (container,) = containers_of(docker_client, child.pid)
     container.kill()
     killed.write_text("killed")
-    stdout, stderr = child.communicate(timeout=180)
+    output = child.communicate(timeout=180)[0]
 
-    assert child.returncode == 1, stdout[-3000:] + stderr[-3000:]
+    assert child.returncode == 1, output[-3000:]
     outcomes = {cell["behaviour"]: cell for cell in load_results(tmp_path / "results.json")["cells"]}
     assert outcomes["demo.before-the-kill"]["outcome"] == "pass"
     for behaviour in ("demo.during-the-kill", "demo.after-the-kill-1", "demo.after-the-kill-2"):
