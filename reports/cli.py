@@ -68,8 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser("gate", help="compare baseline and candidate results; exit 1 on blocking changes")
     )
 
-    upgrade.add_arguments(
-        commands.add_parser("upgrade", help="gate an upgrade: the suites with baseline and candidate pins, compared")
+    upgrade_parser = commands.add_parser(
+        "upgrade", help="gate an upgrade: the suites with baseline and candidate pins, compared"
+    )
+    upgrade.add_arguments(upgrade_parser)
+    # outside this repository, the upgrade's output goes where `run` and `report` put theirs, not into reports/
+    upgrade_parser.set_defaults(
+        workdir=Path(".sqla-conformance/upgrade"),
+        results_dir=DEFAULT_RESULTS / "upgrade",
+        html=DEFAULT_REPORT / "upgrade.html",
+        markdown=DEFAULT_RESULTS / "upgrade-summary.md",
     )
 
     bench = commands.add_parser("bench", help="run the bulk-insert benchmarks on a target (needs pytest-benchmark)")

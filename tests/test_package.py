@@ -178,3 +178,15 @@ def test_a_git_url_of_the_checkout_installs(venv: Path, tmp_path: Path) -> None:
     assert installed.returncode == 0, installed.stderr
     shown = run([venv / "bin" / "sqla-conformance", "--help"], cwd=tmp_path)
     assert shown.returncode == 0 and "gate" in shown.stdout
+
+
+def test_the_commands_upgrade_writes_beside_run_and_report_not_into_reports() -> None:
+    """In another repository ``sqla-conformance upgrade`` writes where ``run`` and ``report`` do; ``python -m reports
+    upgrade`` (this repository's runner) keeps its reports/ paths."""
+    from reports import cli
+
+    chosen = cli.build_parser().parse_args(["upgrade", "--to", "sqlalchemy==2.0.10"])
+    assert chosen.results_dir == cli.DEFAULT_RESULTS / "upgrade"
+    assert chosen.html == cli.DEFAULT_REPORT / "upgrade.html"
+    assert chosen.markdown == cli.DEFAULT_RESULTS / "upgrade-summary.md"
+    assert chosen.workdir == Path(".sqla-conformance/upgrade")
