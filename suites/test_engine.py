@@ -68,9 +68,10 @@ def test_create_engine_opens_no_connection_until_first_use(make_engine, capture,
 
 
 @behaviour("engine.text-named-parameters-paramstyle", doc="tutorial/dbapi_transactions.html#sending-parameters")
-def test_text_named_parameters_are_sent_in_the_dialect_paramstyle(engine, capture, checks):
+def test_text_named_parameters_are_sent_in_the_dialect_paramstyle(engine, capture, checks, target_facts):
     """``text()`` with named ``:name`` parameters is sent to the DBAPI with each parameter rewritten into the
-    driver's paramstyle (``?``, ``%s``, ``%(name)s``, ``$1`` ...), and the values select the right rows.
+    driver's documented paramstyle (``?``, ``%s``, ``%(name)s``, ``$1`` ...: the target fact ``paramstyle``),
+    and the values select the right rows.
 
     Docs: Unified Tutorial > Working with Transactions and the DBAPI > Sending Parameters; Core > SQL Statements
     and Expressions API > ``text()``.
@@ -81,14 +82,14 @@ def test_text_named_parameters_are_sent_in_the_dialect_paramstyle(engine, captur
     with capture.observe(), engine.connect() as connection:
         names = connection.scalars(text(sql), {"low": 5, "high": 12}).all()
 
-    paramstyle = capture.measure("dialect.paramstyle", engine.dialect.paramstyle)
-    sent = capture.measure("statements", capture.sql())
-    assert sent == [with_placeholders(sql, ["low", "high"], paramstyle)]
+    paramstyle = target_facts["paramstyle"]
+    checks.equal("dialect.paramstyle", engine.dialect.paramstyle, paramstyle)
+    checks.equal("statements sent", capture.sql(), [with_placeholders(sql, ["low", "high"], paramstyle)])
     checks.equal("names selected", names, ["pear", "plum"])
 
 
 @behaviour("engine.text-bindparams", doc="core/sqlelement.html#sqlalchemy.sql.expression.TextClause.bindparams")
-def test_text_bindparams_bundles_the_values_with_the_statement(engine, capture, checks):
+def test_text_bindparams_bundles_the_values_with_the_statement(engine, capture, checks, target_facts):
     """``text(...).bindparams(y=6)`` bundles the parameter value into the statement: executing it with no
     parameters sends the value as a bound parameter (a placeholder, not a literal) and selects the right rows.
 
@@ -102,7 +103,7 @@ def test_text_bindparams_bundles_the_values_with_the_statement(engine, capture, 
         names = connection.scalars(statement).all()
 
     sent = capture.measure("statements", capture.sql())
-    placeholder = capture.measure("placeholder", with_placeholders(":y", ["y"], engine.dialect.paramstyle))
+    placeholder = capture.measure("placeholder", with_placeholders(":y", ["y"], target_facts["paramstyle"]))
     assert len(sent) == 1
     assert sent[0].startswith(f"SELECT name FROM item WHERE quantity > {placeholder}")  # a driver may add a cast
     assert "6" not in sent[0]
@@ -110,7 +111,7 @@ def test_text_bindparams_bundles_the_values_with_the_statement(engine, capture, 
 
 
 @behaviour("engine.text-expanding-in", doc="core/sqlelement.html#sqlalchemy.sql.expression.bindparam.params.expanding")
-def test_expanding_bindparam_renders_one_placeholder_per_list_item(engine, capture, checks):
+def test_expanding_bindparam_renders_one_placeholder_per_list_item(engine, capture, checks, target_facts):
     """A ``bindparam(..., expanding=True)`` in ``text("... IN :names")`` is rendered at execution time as a
     parenthesised list with one bound placeholder per item of the list passed, and matches those rows.
 
@@ -124,10 +125,10 @@ def test_expanding_bindparam_renders_one_placeholder_per_list_item(engine, captu
     with capture.observe(), engine.connect() as connection:
         names = connection.scalars(statement, {"names": ["plum", "apple", "fig"]}).all()
 
-    sent = capture.measure("statements", capture.sql())
     placeholders = [f"names_{n}" for n in (1, 2, 3)]
     expected = "SELECT name FROM item WHERE name IN ({}) ORDER BY name".format(", ".join(f":{p}" for p in placeholders))
-    assert sent == [with_placeholders(expected, placeholders, engine.dialect.paramstyle)]
+    sent = [with_placeholders(expected, placeholders, target_facts["paramstyle"])]
+    checks.equal("statements sent", capture.sql(), sent)
     checks.equal("names selected", names, ["apple", "plum"])
 
 
