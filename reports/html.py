@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 from fixtures.target_facts import target_facts_view
 from reports.benchmarks import build_benchmarks_view, render_benchmarks_markdown
 from reports.merge import Matrix
-from reports.schema import AGREEING, OUTCOMES, count_known_issues
+from reports.schema import AGREEING, OUTCOMES, ResultsError, count_known_issues
 
 SYMBOLS = {"pass": "✓", "differs": "≈", "fail": "✗", "unsupported": "–", "error": "!"}
 TEMPLATES = Path(__file__).with_name("templates")
@@ -126,6 +126,16 @@ def filter_options(columns: list[dict[str, Any]]) -> dict[str, list[str]]:
     return {"backend": distinct("backend"), "driver": distinct("driver"), "sqlalchemy": distinct("sqlalchemy")}
 
 
+def history_summary() -> dict[str, Any] | None:
+    """The history replay's headline and counts (reports/history-replays), or None where they are not there."""
+    from reports import history  # here: reports.history imports the gate, which imports this module
+
+    try:
+        return history.summary_for_report()
+    except ResultsError:
+        return None
+
+
 def render_html(matrix: Matrix) -> str:
     targets = matrix.sorted_targets()
     strings = StringTable()
@@ -175,6 +185,7 @@ def render_html(matrix: Matrix) -> str:
             duplicates=matrix.duplicates,
             benchmarks_view=build_benchmarks_view(matrix.benchmarks),
             target_facts=target_facts_view([column["target"] for column in columns]),
+            history=history_summary(),
             generated=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         )
     )

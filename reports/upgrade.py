@@ -1,7 +1,8 @@
 """Gate an upgrade end to end: run the suites in a baseline and a candidate virtualenv, then compare the two.
 
 Each side gets its own virtualenv (``.tox/upgrade/baseline``, ``.tox/upgrade/candidate``) with
-``requirements/run.txt`` and the default driver of every backend in ``UPGRADE_ENVS``, installed under a
+``requirements/run.txt`` and the driver of every environment in ``UPGRADE_ENVS`` (a backend's default driver, or
+one driver: ``pg-asyncpg``, ``mysql-mysqlclient``, ... as tox.ini names them), installed under a
 constraints file: ``requirements/constraints.txt`` (or ``--from-constraints`` / ``--to-constraints``) in
 which each ``--from`` / ``--to`` requirement replaces the pinned line of the same package. A team's own
 requirements or lock files (``--from-requirements`` / ``--to-requirements``: extras, hashes, comments, ``-r``
@@ -38,12 +39,6 @@ PACKAGES = ("suites", "fixtures", "reports", "benchmarks")
 # the pinned state: the shared pins, and the default SQLAlchemy series' pin where it lives in a file of its own
 CONSTRAINTS = (Path("requirements/constraints.txt"), Path("requirements/sqlalchemy-2.0.txt"))
 RUN_REQUIREMENTS = Path("requirements/run.txt")
-# tox env name -> (the suite's --backend, the default driver packages, as the tox.ini factors install them)
-ENVIRONMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "sqlite": ("sqlite", ()),
-    "pg": ("postgresql", ("psycopg[binary]",)),
-    "mysql": ("mysql", ("PyMySQL", "cryptography")),
-}
 DEFAULT_ENVS = "sqlite,pg,mysql"
 SIDES = ("baseline", "candidate")
 HASH_FILE = ".upgrade-requirements.sha256"
@@ -64,6 +59,34 @@ SIDE_CHOSEN_VARIABLES = ("CONFORMANCE_BACKEND", "CONFORMANCE_DRIVER")
 
 class UpgradeError(ResultsError):
     """The upgrade could not be run as asked (bad argument, failed install, a suite run that stopped)."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where one side's suites run: the suite's ``--backend``, the driver packages to install (as the tox.ini
+    factors install them) and the suite's ``--driver`` (None: the backend's default driver)."""
+
+    backend: str
+    packages: tuple[str, ...]
+    driver: str | None = None
+
+
+# named as tox.ini names the envs: a backend (its default driver), or backend-driver (one driver of tox -m full)
+ENVIRONMENTS: dict[str, Environment] = {
+    "sqlite": Environment("sqlite", ()),
+    "pg": Environment("postgresql", ("psycopg[binary]",)),
+    "mysql": Environment("mysql", ("PyMySQL", "cryptography")),
+    "sqlite-aiosqlite": Environment("sqlite", ("aiosqlite",), "aiosqlite"),
+    "pg-psycopg2": Environment("postgresql", ("psycopg2-binary",), "psycopg2"),
+    "pg-pg8000": Environment("postgresql", ("pg8000",), "pg8000"),
+    "pg-asyncpg": Environment("postgresql", ("asyncpg",), "asyncpg"),
+    "pg-psycopg_async": Environment("postgresql", ("psycopg[binary]",), "psycopg_async"),
+    "mysql-mysqlclient": Environment("mysql", ("mysqlclient",), "mysqlclient"),
+    "mysql-mysqlconnector": Environment("mysql", ("mysql-connector-python",), "mysqlconnector"),
+    "mysql-mariadbconnector": Environment("mysql", ("mariadb",), "mariadbconnector"),
+    "mysql-aiomysql": Environment("mysql", ("aiomysql", "cryptography"), "aiomysql"),
+    "mysql-asyncmy": Environment("mysql", ("asyncmy", "cryptography"), "asyncmy"),
+}
 
 
 @dataclass
@@ -130,7 +153,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--envs",
         default=os.environ.get("UPGRADE_ENVS") or DEFAULT_ENVS,
-        help=f"backends to run, from {', '.join(ENVIRONMENTS)} (default $UPGRADE_ENVS or {DEFAULT_ENVS})",
+        help=f"where to run, from {', '.join(ENVIRONMENTS)} (a backend with its default driver, or backend-driver; "
+        f"default $UPGRADE_ENVS or {DEFAULT_ENVS})",
     )
     parser.add_argument("--workdir", type=Path, default=Path(".tox/upgrade"), help="where the two virtualenvs live")
     parser.add_argument("--results-dir", type=Path, default=Path("reports/results/upgrade"), help="results per side")
@@ -298,7 +322,7 @@ def read_constraints(paths: list[Path]) -> str:
 
 
 def plan_sides(arguments: argparse.Namespace, environments: list[str]) -> list[SidePlan]:
-    drivers = [package for name in environments for package in ENVIRONMENTS[name][1]]
+    drivers = list(dict.fromkeys(package for name in environments for package in ENVIRONMENTS[name].packages))
     plans = []
     for side, texts, option, constraints, own_files in (
         ("baseline", arguments.from_requirements, "--from", arguments.from_constraints, arguments.from_files),
@@ -427,16 +451,29 @@ def suite_environment() -> dict[str, str]:
     return environ
 
 
-def run_suite(plan: SidePlan, environment: str, results_dir: Path, environ: dict[str, str], source: Path) -> Path:
-    backend = ENVIRONMENTS[environment][0]
+def run_suite(
+    plan: SidePlan,
+    environment: str,
+    results_dir: Path,
+    environ: dict[str, str],
+    source: Path,
+    tests: list[str] | None = None,
+) -> Path:
+    """One side's run on one environment: every suite, or only ``tests`` (pytest node ids, e.g. the history
+    replay's named behaviours)."""
+    chosen = ENVIRONMENTS[environment]
+    where = chosen.backend + (f", driver {chosen.driver}" if chosen.driver else "")
     results = (results_dir / plan.name / f"{environment}.json").resolve()
     log = results.with_suffix(".log")
     started = time.monotonic()
-    progress(f"{plan.name}: running the suites on {environment} ({backend}) ...")
+    subset = f"{len(tests)} test function(s) of " if tests else ""
+    progress(f"{plan.name}: running {subset}the suites on {environment} ({where}) ...")
     # the plugin by name: an installed package has no conftest.py to load it (the checkout's skips it then)
-    command = [str(plan.python), "-m", "pytest", "suites", "-p", "no:cacheprovider", "-q"]
+    command = [str(plan.python), "-m", "pytest", *(tests or ["suites"]), "-p", "no:cacheprovider", "-q"]
     command += ["-p", "fixtures.plugin", "-p", "fixtures.target_facts"]
-    command += ["--backend", backend, "--results", str(results)]
+    command += ["--backend", chosen.backend, "--results", str(results)]
+    if chosen.driver:
+        command += ["--driver", chosen.driver]
     status = run_logged(command, log, environ, cwd=source)
     if status not in SUITE_FINISHED or not results.exists():
         raise UpgradeError(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from reports import history
+from reports import history, upgrade
 from reports.gate import Change
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -105,19 +104,29 @@ def test_an_entry_names_behaviours_with_a_pair_or_says_why_it_is_out_of_reach(tm
         history.load_catalogue(unknown_field)
 
 
-def test_the_table_counts_each_entry_once_and_keeps_earlier_replays(tmp_path):
-    catalogue = write_catalogue(
-        tmp_path,
-        ENTRY
-        + 'from = "sqlalchemy==2.0.1"\nto = "sqlalchemy==2.0.2"\nbehaviours = ["x"]\n'
-        + ENTRY.replace('id = "a"', 'id = "b"')
-        + 'out_of_reach = "needs MySQL 8"\n'
-        + ENTRY.replace('id = "a"', 'id = "c"')
-        + 'from = "sqlalchemy==2.0.1"\nto = "sqlalchemy==2.0.2"\nbehaviours = ["x"]\n',
+PAIR = 'from = "sqlalchemy==2.0.1"\nto = "sqlalchemy==2.0.2"\nbehaviours = ["x"]\n'
+
+
+def three_entries(tmp_path: Path) -> list[history.Entry]:
+    return history.load_catalogue(
+        write_catalogue(
+            tmp_path,
+            ENTRY
+            + PAIR
+            + ENTRY.replace('id = "a"', 'id = "b"')
+            + 'out_of_reach = "needs MySQL 8"\n'
+            + ENTRY.replace('id = "a"', 'id = "c"')
+            + PAIR,
+        )
     )
-    entries = history.load_catalogue(catalogue)
-    previous = {"a": history.EntryResult("a", "caught", "2.0.1 -> 2.0.2: x changed")}
-    results = history.current_results(entries, previous)
+
+
+def test_the_table_counts_each_entry_once_from_one_replay_file_per_entry(tmp_path):
+    entries = three_entries(tmp_path)
+    replays = tmp_path / "replays"
+    history.write_replay(replays, entries[0], history.EntryResult("a", "caught", "2.0.1 -> 2.0.2: x changed"))
+    assert sorted(path.name for path in replays.iterdir()) == ["a.json"]
+    results = history.current_results(entries, history.load_replays(replays))
     assert [result.status for result in results] == ["caught", "out of reach", "not replayed"]
     assert history.counts(results) == {
         "caught": 1,
@@ -126,18 +135,98 @@ def test_the_table_counts_each_entry_once_and_keeps_earlier_replays(tmp_path):
         "not covered": 0,
         "not replayed": 1,
     }
-    assert history.headline(results).startswith("would have caught 1 of 1 replayed behaviour changes")
+    assert history.headline(results).startswith("would have caught 1 of 3 known behaviour changes (1 caught, 0 missed")
 
-    results_path, markdown = tmp_path / "history.json", tmp_path / "history.md"
-    history.write_results(results_path, markdown, entries, results)
-    assert history.load_results(results_path)["a"].status == "caught"
-    assert json.loads(results_path.read_text())["counts"]["out of reach"] == 1
-    table = markdown.read_text()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{history.HEADLINE_START}\nold line\n{history.HEADLINE_END}\nrest\n", encoding="utf-8")
+    table = history.write_table(replays, readme, entries, results).read_text()
     assert "| a | sqlalchemy 2.0.2 |" in table and "**out of reach**: needs MySQL 8" in table
+    assert "| sqlalchemy | 1 | 0 | 1 | 0 | 1 | 3 |" in table
+    assert history.readme_headline_text(readme) == history.readme_headline(history.headline(results))
+    assert readme.read_text().startswith("intro\n") and readme.read_text().endswith("rest\n")
+
+
+def test_a_replay_of_an_entry_changed_since_is_not_counted(tmp_path):
+    entries = three_entries(tmp_path)
+    replays = tmp_path / "replays"
+    history.write_replay(replays, entries[0], history.EntryResult("a", "caught", "x changed", replayed="2026-01-01"))
+    moved = history.load_catalogue(
+        write_catalogue(tmp_path, ENTRY + PAIR.replace("2.0.2", "2.0.3") + ENTRY.replace('id = "a"', 'id = "z"') + PAIR)
+    )
+    [result, _] = history.current_results(moved, history.load_replays(replays))
+    assert result.status == "not replayed" and "to changed since its replay" in result.reason
+    assert history.orphan_replays(moved[1:], history.load_replays(replays)) == ["a"]
+
+
+def test_entry_ids_are_unique_across_catalogue_files(tmp_path):
+    first = tmp_path / "one.toml"
+    first.write_text(ENTRY + 'out_of_reach = "r"\n', encoding="utf-8")
+    second = tmp_path / "two.toml"
+    second.write_text(ENTRY + 'out_of_reach = "r"\n', encoding="utf-8")
+    with pytest.raises(history.HistoryError, match=r"appears in .*one\.toml and in .*two\.toml"):
+        history.load_catalogues([first, second])
+    bad_id = tmp_path / "bad.toml"
+    bad_id.write_text(ENTRY.replace('id = "a"', 'id = "../a"') + 'out_of_reach = "r"\n', encoding="utf-8")
+    with pytest.raises(history.HistoryError, match="names a file"):
+        history.load_catalogue(bad_id)
+
+
+def test_a_driver_environment_judges_that_driver_only():
+    driver_entry = entry(envs=("pg-asyncpg",), behaviours=("types.x",))
+    asyncpg = {"backend": "postgresql", "driver": "asyncpg"}
+    assert history.judge(driver_entry, [change("types.x", target=POSTGRESQL)]).status == "missed"
+    assert history.judge(driver_entry, [change("types.x", target=asyncpg)]).status == "caught"
+
+
+def test_a_driver_environment_installs_that_driver_and_keeps_the_pinned_sqlalchemy():
+    options = history.upgrade_options(["--from", "asyncpg==0.29.0", "--to", "asyncpg==0.30.0"])
+    baseline, candidate = upgrade.plan_sides(options, ["pg-asyncpg"])
+    assert "asyncpg" in baseline.requirements and "asyncpg==0.29.0" in baseline.requirements
+    assert "asyncpg==0.30.0  # override" in candidate.constraints
+    pinned = (PROJECT_ROOT / "requirements" / "sqlalchemy-2.0.txt").read_text()
+    sqlalchemy_pin = next(line for line in pinned.splitlines() if line.lower().startswith("sqlalchemy=="))
+    assert sqlalchemy_pin in baseline.constraints and sqlalchemy_pin in candidate.constraints
+    assert upgrade.ENVIRONMENTS["pg-asyncpg"].driver == "asyncpg"
+
+
+def committed() -> tuple[list[history.Entry], list[history.EntryResult]]:
+    entries = history.load_catalogues()
+    replays = history.load_replays(PROJECT_ROOT / history.REPLAYS)
+    assert history.orphan_replays(entries, replays) == [], "a replay file whose entry is gone: remove it"
+    return entries, history.current_results(entries, replays)
+
+
+def test_the_committed_table_is_regenerated_from_the_catalogues_and_replay_files():
+    entries, results = committed()
+    table = (PROJECT_ROOT / history.REPLAYS / history.TABLE_NAME).read_text(encoding="utf-8")
+    assert table == history.render_table(entries, results), "run: python -m reports history --table-only"
+
+
+def test_the_readme_headline_matches_the_committed_table():
+    _entries, results = committed()
+    in_readme = history.readme_headline_text(PROJECT_ROOT / history.README)
+    assert in_readme == history.readme_headline(history.headline(results)), (
+        "run: python -m reports history --table-only"
+    )
+    table = (PROJECT_ROOT / history.REPLAYS / history.TABLE_NAME).read_text(encoding="utf-8")
+    assert f"**{history.headline(results)}**" in table
+
+
+def test_the_html_report_shows_the_history_headline_escaped(tmp_path):
+    from reports.html import history_summary, report_environment
+
+    summary = history_summary()
+    assert summary is not None and summary["headline"].startswith("would have caught")
+    hostile = dict(
+        summary, headline="<script>alert(1)</script>", packages=[{"package": "<b>x</b>", "counts": summary["counts"]}]
+    )
+    page = report_environment().get_template("_history.html.j2").render(history=hostile)
+    assert "<script>alert" not in page and "&lt;script&gt;" in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert 'id="history"' in page
 
 
 def test_every_catalogued_behaviour_is_a_behaviour_of_the_suites():
-    entries = history.load_catalogue(PROJECT_ROOT / history.CATALOGUE)
+    entries = history.load_catalogues()
     functions = history.behaviour_functions(PROJECT_ROOT / history.SUITES)
     named = {behaviour for item in entries for behaviour in item.behaviours}
     assert named, "the catalogue names no behaviours"
@@ -150,6 +239,6 @@ def test_history_is_a_subcommand_with_one_line_errors(tmp_path, capsys):
     from reports.__main__ import main
 
     catalogue = write_catalogue(tmp_path, ENTRY + 'out_of_reach = "r"\n')
-    status = main(["history", "--catalogue", str(catalogue), "--only", "nope", "--results", str(tmp_path / "r.json")])
+    status = main(["history", "--catalogue", str(catalogue), "--only", "nope", "--replays", str(tmp_path / "r")])
     assert status == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
