@@ -174,6 +174,11 @@ def target_group(target: dict[str, Any]) -> tuple[str, str, bool, str]:
     return (str(target["backend"]), str(target["driver"]), bool(target.get("async", False)), flavour_of(target))
 
 
+def mode_of(target: dict[str, Any]) -> str:
+    """The SQLAlchemy mode of a target: "legacy" (1.4 with future=False) or "future" (also results without it)."""
+    return str(target.get("sqlalchemy_mode") or "future")
+
+
 def server_version_of(target: dict[str, Any]) -> str:
     return str(target.get("server_version") or target.get("server", ""))
 
@@ -201,11 +206,18 @@ class Side:
         """Package versions of its runs; a package with two versions on this side shows both."""
         seen: dict[str, set[str]] = {}
         for run in self.matrix.runs:
-            packages = {"SQLAlchemy": run.get("sqlalchemy"), **(run.get("packages") or {})}
+            legacy = " (legacy mode)" if run.get("sqlalchemy_mode") == "legacy" and run.get("sqlalchemy") else ""
+            packages = {"SQLAlchemy": f"{run.get('sqlalchemy') or ''}{legacy}", **(run.get("packages") or {})}
             for name, version in packages.items():
                 if version:
                     seen.setdefault(name, set()).add(str(version))
         return {name: " + ".join(sorted(versions)) for name, versions in sorted(seen.items(), key=_casefold_first)}
+
+    def modes(self) -> dict[tuple, set[str]]:
+        found: dict[tuple, set[str]] = {}
+        for target in self.matrix.targets.values():
+            found.setdefault(target_group(target), set()).add(mode_of(target))
+        return found
 
     def servers(self) -> dict[tuple, set[str]]:
         found: dict[tuple, set[str]] = {}
@@ -349,22 +361,30 @@ class Comparison:
 
 
 class Keys:
-    """Gate keys for targets: the versions under change left out, unless a side needs them to tell targets apart."""
+    """Gate keys for targets: the versions under change left out, unless a side needs them to tell targets apart.
+    The SQLAlchemy mode (1.4 legacy / future) is under change too: ``1.4 legacy -> 2.0`` compares cell by cell,
+    and the mode joins the key only where one side holds both modes of a target."""
 
     def __init__(self, *sides: Side) -> None:
         servers: dict[tuple, set[str]] = {}
+        moded: set[tuple] = set()
         for side in sides:
             for group, versions in side.servers().items():
                 if len(versions) > 1:
                     servers.setdefault(group, set()).update(versions)
+            moded.update(group for group, modes in side.modes().items() if len(modes) > 1)
         self.versioned = set(servers)
+        self.moded = moded
 
     def key(self, target: dict[str, Any]) -> tuple:
         group = target_group(target)
-        return (*group, server_version_of(target) if group in self.versioned else "")
+        mode = (mode_of(target),) if group in self.moded else ()
+        return (*group, server_version_of(target) if group in self.versioned else "", *mode)
 
     def describe(self, target: dict[str, Any]) -> str:
-        return describe_target(target, with_version=target_group(target) in self.versioned)
+        group = target_group(target)
+        legacy = " legacy mode" if group in self.moded and mode_of(target) == "legacy" else ""
+        return describe_target(target, with_version=group in self.versioned) + legacy
 
 
 def cells_by_key(side: Side, keys: Keys) -> dict[tuple[str, tuple], dict[str, Any]]:

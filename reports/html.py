@@ -123,7 +123,17 @@ def filter_options(columns: list[dict[str, Any]]) -> dict[str, list[str]]:
     def distinct(name: str) -> list[str]:
         return sorted({str(column["target"].get(name, "")) for column in columns})
 
-    return {"backend": distinct("backend"), "driver": distinct("driver"), "sqlalchemy": distinct("sqlalchemy")}
+    return {
+        "backend": distinct("backend"),
+        "driver": distinct("driver"),
+        "sqlalchemy": sorted({sqlalchemy_label(column["target"]) for column in columns}),
+    }
+
+
+def sqlalchemy_label(target: dict[str, Any]) -> str:
+    """The SQLAlchemy version of a column, with " legacy" for SQLAlchemy 1.4 run with future=False."""
+    legacy = " legacy" if target.get("sqlalchemy_mode") == "legacy" else ""
+    return f"{target.get('sqlalchemy', '')}{legacy}"
 
 
 def history_summary() -> dict[str, Any] | None:
@@ -162,10 +172,12 @@ def render_html(matrix: Matrix) -> str:
         target = matrix.targets[key]
         counts = matrix.counts(key)
         good = sum(counts[outcome] for outcome in AGREEING)
-        columns.append({"target": target, "score": f"{good}/{sum(counts.values())}"})
+        score = f"{good}/{sum(counts.values())}"
+        columns.append({"target": target, "score": score, "sqlalchemy": sqlalchemy_label(target)})
     column_records = [
         {name: column["target"].get(name) for name in ("backend", "driver", "async", "server", "sqlalchemy")}
         | {"driver_version": column["target"].get("driver_version"), "provisioned": column["target"].get("provisioned")}
+        | {"sqlalchemy": sqlalchemy_label(column["target"])}
         for column in columns
     ]
     return (
@@ -206,7 +218,7 @@ def render_markdown(matrix: Matrix) -> str:
         target = matrix.targets[key]
         per = matrix.counts(key)
         lines.append(
-            f"| {target['backend']}/{target['driver']} | {target.get('server', '')} | {target.get('sqlalchemy', '')} | "
+            f"| {target['backend']}/{target['driver']} | {target.get('server', '')} | {sqlalchemy_label(target)} | "
             + " | ".join(str(per[o]) for o in OUTCOMES)
             + " |"
         )

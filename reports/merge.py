@@ -9,7 +9,8 @@ from typing import Any
 
 from reports.schema import ResultsError, load_results, tally
 
-TARGET_KEY_FIELDS = ("backend", "driver", "async", "server", "sqlalchemy")
+# sqlalchemy_mode: SQLAlchemy 1.4 run 2.0-style (future) and in legacy mode are two columns
+TARGET_KEY_FIELDS = ("backend", "driver", "async", "server", "sqlalchemy", "sqlalchemy_mode")
 
 
 def target_key(target: dict[str, Any]) -> tuple:

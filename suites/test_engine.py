@@ -63,7 +63,7 @@ def test_create_engine_opens_no_connection_until_first_use(make_engine, capture,
 
     # A connection opened (and pooled) by create_engine() itself would be reused: no "connect" event at first use.
     checks.equal("connections opened by the first connect()", len(opened), 1)
-    assert capture.kinds() == ["begin", "execute", "rollback"]
+    checks.equal("events", capture.kinds(), ["begin", "execute", "rollback"])
     assert value == 1
 
 

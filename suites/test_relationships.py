@@ -256,7 +256,7 @@ def test_child_appended_to_persistent_parent_joins_the_session(engine, capture, 
 
 @behaviour("rel.no-cascade-from-backref-assignment", doc="orm/cascades.html#back-populates-cascade")
 @pytest.mark.usefixtures("tables")
-def test_assigning_the_many_to_one_side_does_not_cascade_into_the_session(engine, capture):
+def test_assigning_the_many_to_one_side_does_not_cascade_into_the_session(engine, capture, checks):
     """ "save-update" cascade runs in one direction only: assigning a persistent parent to a new child's
     many-to-one attribute does not put the child into the Session (2.0 behaviour, ``cascade_backrefs`` gone),
     so the flush INSERTs nothing (SQLAlchemy 2.0 warns that the child is not in the Session);
@@ -280,9 +280,9 @@ def test_assigning_the_many_to_one_side_does_not_cascade_into_the_session(engine
             session.add(address)
             session.commit()
 
-    assert in_session is False
-    assert inserted_without_add == 0
-    assert capture.count_of("INSERT") == 1
+    checks.same("child in the Session after assignment", in_session, False)
+    checks.equal("INSERTs without add()", inserted_without_add, 0)
+    checks.equal("address INSERTs in all", capture.count_of("INSERT"), 1)
     assert [email for name, email in stored_addresses(engine) if name == "patrick"] == [
         "patrick@bikinibottom.org",
         "patrick@krustykrab.com",

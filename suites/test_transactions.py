@@ -38,7 +38,7 @@ def test_connect_begins_implicitly_and_rolls_back_at_block_end(engine, capture, 
     with capture.observe(), engine.connect() as connection:
         connection.execute(insert(user_table), {"name": "spongebob", "fullname": "Spongebob Squarepants"})
 
-    assert capture.kinds() == ["begin", "execute", "rollback"]
+    checks.equal("events", capture.kinds(), ["begin", "execute", "rollback"])
     assert capture.count_of("INSERT") == 1
     checks.equal("rows after the block", count_users(engine), 0)
 
