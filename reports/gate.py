@@ -206,8 +206,9 @@ class Side:
         """Package versions of its runs; a package with two versions on this side shows both."""
         seen: dict[str, set[str]] = {}
         for run in self.matrix.runs:
-            legacy = " (legacy mode)" if run.get("sqlalchemy_mode") == "legacy" and run.get("sqlalchemy") else ""
-            packages = {"SQLAlchemy": f"{run.get('sqlalchemy') or ''}{legacy}", **(run.get("packages") or {})}
+            packages = {"SQLAlchemy": run.get("sqlalchemy"), **(run.get("packages") or {})}
+            if run.get("sqlalchemy_mode") == "legacy" and packages["SQLAlchemy"]:  # 1.4 with future=False
+                packages["SQLAlchemy"] = f"{packages['SQLAlchemy']} (legacy mode)"
             for name, version in packages.items():
                 if version:
                     seen.setdefault(name, set()).add(str(version))
