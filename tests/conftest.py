@@ -24,7 +24,7 @@ from fixtures.provision import RUN_DIRECTORY_PREFIX, URL_VARIABLES, Server, star
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-SERVER_NAMES = ("postgres", "mariadbd", "mysqld")
+SERVER_NAMES = ("postgres", "mariadbd", "mysqld", "firebird")
 GRACE_S = 30  # a child asked to stop (SIGTERM) stops its servers and deletes its directories in this time
 
 _children: list[subprocess.Popen] = []
