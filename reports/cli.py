@@ -1,7 +1,9 @@
 """The ``sqla-conformance`` command: run the behaviours, build the report, gate results or an upgrade, benchmark.
 
-- ``run [--dburl URL ...] [--backend NAME] [--driver NAME] [--results FILE] [-- PYTEST ARGS]``: the behaviour
-  suites on one or more targets (``pytest --pyargs suites`` with the sqla-conformance plugin).
+- ``run [--dburl URL ...] [--backend NAME] [--driver NAME] [--expectations FILE ...] [--results FILE]
+  [-- PYTEST ARGS]``: the behaviour suites on one or more targets (``pytest --pyargs suites`` with the
+  sqla-conformance plugin); ``--dburl`` takes the URL of any installed SQLAlchemy dialect, ``--expectations`` a
+  dialect's own expectations file.
 - ``report [RESULTS ...] [-o DIR] [--markdown FILE]``: merge results files into the HTML report.
 - ``gate BASELINE CANDIDATE [...]``: compare two sets of results.
 - ``upgrade [--from REQ ...] [--to REQ ...] [--from-requirements FILE] [--to-requirements FILE] ...``: run the
@@ -58,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the behaviour suites on a target; exit 1 when a cell fails")
     add_target_arguments(run, "run the behaviours against")
+    run.add_argument(
+        "--expectations",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="a dialect's own expectations file (documented differences and target facts, with "
+        'dialect = "<name>"), merged before the built-in registry (repeatable)',
+    )
 
     reports_main.add_build_arguments(
         commands.add_parser("report", aliases=["build"], help="merge results files into an HTML report"),
@@ -104,6 +115,8 @@ def pytest_command(arguments: argparse.Namespace, package: str) -> list[str]:
         command += ["--backend", arguments.backend]
     if arguments.driver:
         command += ["--driver", arguments.driver]
+    for path in getattr(arguments, "expectations", None) or []:
+        command += ["--expectations", str(path.resolve())]
     return command + arguments.pytest_args
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from fixtures.target_facts import target_facts_view
+from fixtures.target_facts import recorded_dialect_facts, target_facts_view
 from reports.benchmarks import build_benchmarks_view, render_benchmarks_markdown
 from reports.merge import Matrix
 from reports.schema import AGREEING, OUTCOMES, ResultsError, count_known_issues
@@ -60,7 +60,8 @@ def cell_payload(cell: dict[str, Any], column: int, strings: StringTable) -> lis
     """What the evidence panel shows for one cell, as a compact row (rendered with textContent, never
     as HTML): behaviour, column, outcome, expected, reason, doc, round trips, executemany, batches,
     statements, exception, measured values, duration, results file, database errors seen (handled or not),
-    known issue link, documented deviation, observed deviation (one line per failed check), every check."""
+    known issue link, documented deviation, observed deviation (one line per failed check), every check, and the
+    origin of the dialect-provided registry entry that ruled it (None: the built-in registry or none)."""
     evidence = cell.get("evidence", {})
     exception = evidence.get("exception")
     values = evidence.get("values") or {}
@@ -84,6 +85,7 @@ def cell_payload(cell: dict[str, Any], column: int, strings: StringTable) -> lis
         strings.ref(cell["documented_deviation"]) if cell.get("documented_deviation") else None,
         [strings.ref(line) for line in observed_lines(cell)],
         [strings.ref(check_line(check)) for check in cell.get("checks") or []],
+        strings.ref(cell["expectation_origin"]) if cell.get("expectation_origin") else None,
     ]
 
 
@@ -178,6 +180,7 @@ def render_html(matrix: Matrix) -> str:
         {name: column["target"].get(name) for name in ("backend", "driver", "async", "server", "sqlalchemy")}
         | {"driver_version": column["target"].get("driver_version"), "provisioned": column["target"].get("provisioned")}
         | {"sqlalchemy": sqlalchemy_label(column["target"])}
+        | {"dialect_package": column["target"].get("dialect_package")}
         for column in columns
     ]
     return (
@@ -196,7 +199,9 @@ def render_html(matrix: Matrix) -> str:
             runs=matrix.runs,
             duplicates=matrix.duplicates,
             benchmarks_view=build_benchmarks_view(matrix.benchmarks),
-            target_facts=target_facts_view([column["target"] for column in columns]),
+            target_facts=target_facts_view(
+                [column["target"] for column in columns], recorded_dialect_facts(matrix.runs)
+            ),
             history=history_summary(),
             generated=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         )
@@ -228,7 +233,8 @@ def render_markdown(matrix: Matrix) -> str:
         for cell in problems:
             reason = " ".join(str(cell.get("reason", "")).split())[:200].replace("|", "\\|")
             where = f"{cell['target']['backend']}/{cell['target']['driver']}"
-            lines.append(f"- **{cell['outcome']}** `{cell['behaviour']}` on {where}: {reason}")
+            origin = f" (registry entry: {cell['expectation_origin']})" if cell.get("expectation_origin") else ""
+            lines.append(f"- **{cell['outcome']}** `{cell['behaviour']}` on {where}: {reason}{origin}")
     if matrix.duplicates:
         lines += ["", "## duplicate cells", ""] + [f"- {d}" for d in matrix.duplicates]
     if matrix.benchmarks:
