@@ -5,6 +5,7 @@ installed package's entry point) rules its cells and shows its origin, and a mal
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -118,22 +119,6 @@ def test_an_installed_package_provides_its_file_through_the_entry_point(tmp_path
     assert cells["demo.dialect-fact"]["evidence"]["values"]["target fact demo-one-sql from"] == origin
 
 
-def test_the_environment_variable_gives_the_file_as_tox_does(tmp_path: Path) -> None:
-    results = tmp_path / "duckdb.json"
-    completed = run_suite(
-        BEHAVIOURS,
-        "-k",
-        "differs",
-        "--results",
-        str(results),
-        environ=clean_environment(
-            CONFORMANCE_DBURL=duckdb_url(tmp_path), CONFORMANCE_DIALECT_EXPECTATIONS=str(DIALECT_FILE)
-        ),
-    )
-    assert completed.returncode == 0, completed.stdout[-3000:]
-    assert cells_of(results)["demo.dialect-differs"]["outcome"] == "differs"
-
-
 MALFORMED = [
     ("dialect = 'duckdb'\n[[expectation]\n", "not valid TOML"),
     ("[[expectation]]\nbehaviour = 'x'\noutcome = 'unsupported'\nreason = 'r'\ndoc = 'https://x'\n", "dialect ="),
@@ -148,18 +133,25 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize(("text", "message"), MALFORMED, ids=["toml", "no-dialect", "other-backend", "entry", "fact"])
-def test_a_malformed_dialect_file_is_one_line_and_exit_2(tmp_path: Path, text: str, message: str) -> None:
+def test_a_malformed_dialect_file_names_the_file_and_the_entry(text: str, message: str) -> None:
+    with pytest.raises(DialectFileError, match=re.escape(message)) as raised:
+        parse_dialect_file(text, "file broken.toml")
+    assert str(raised.value).startswith("file broken.toml")
+
+
+def test_a_malformed_dialect_file_stops_the_run_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Given as tox gives it: the URL and the file through the environment."""
     broken = tmp_path / "broken.toml"
-    broken.write_text(text)
+    broken.write_text(MALFORMED[2][0])
     completed = run_suite(
-        BEHAVIOURS, "--dburl", duckdb_url(tmp_path), "--expectations", str(broken), environ=clean_environment()
+        BEHAVIOURS,
+        environ=clean_environment(CONFORMANCE_DBURL=duckdb_url(tmp_path), CONFORMANCE_DIALECT_EXPECTATIONS=str(broken)),
     )
     assert completed.returncode == 2
     assert completed.stdout == ""
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1, completed.stderr
-    assert lines[0].startswith(f"sqla-conformance: file {broken}")
-    assert message in lines[0]
+    assert lines[0] == f"sqla-conformance: file {broken} expectation 1: {MALFORMED[2][1]}"
 
 
 def test_a_dialect_file_speaks_for_its_own_dialect_only() -> None:
