@@ -93,19 +93,23 @@ def test_session_savepoint_first_is_undone_by_the_session_rollback(engine, captu
 
 @pytest.mark.usefixtures("tables")
 @behaviour("txn.sqlite-emit-begin-recipe", doc=SQLITE_RECIPE_DOC)
-def test_sqlite_recipe_makes_a_first_savepoint_part_of_the_transaction(make_engine, capture, checks):
+def test_sqlite_recipe_makes_a_first_savepoint_part_of_the_transaction(make_engine, target_facts, capture, checks):
     """With the documented recipe (a ``connect`` event setting the driver connection's ``isolation_level = None``
     and a ``begin`` event emitting ``BEGIN``), BEGIN precedes the SAVEPOINT, and rolling the transaction back
-    discards the work of the released savepoint.
+    discards the work of the released savepoint. (On drivers that begin transactions themselves, as PEP 249 says,
+    there is no switch to turn off: target fact "driver-begin-switch".)
 
     Docs: SQLite dialect > Transactions with SQLite and the sqlite3 driver > Enabling Non-Legacy SQLite
     Transactional Modes ("Using SQLAlchemy to emit BEGIN in lieu of SQLite's transaction control").
     """
     recipe_engine = make_engine()
+    # sqlite3's switch for its own BEGIN handling; drivers that follow PEP 249 have none to turn off
+    switch = target_facts["driver-begin-switch"]["attribute"]
 
     @event.listens_for(recipe_engine, "connect")
     def do_connect(dbapi_connection, connection_record):
-        dbapi_connection.isolation_level = None
+        if switch:
+            setattr(dbapi_connection, switch, None)
 
     @event.listens_for(recipe_engine, "begin")
     def do_begin(connection):
