@@ -44,7 +44,7 @@ def crud_round_trip(engine, capture, checks, table, key, value):
         found = selected.scalars().all()
         updated = connection.execute(update(table).where(table.c[key] == 3).values({value: "changed"})).rowcount
         deleted = connection.execute(delete(table).where(table.c[key] == 1)).rowcount
-        left = connection.execute(select(table.c[key], table.c[value]).order_by(table.c[key])).tuples().all()
+        left = [tuple(row) for row in connection.execute(select(table.c[key], table.c[value]).order_by(table.c[key]))]
 
     checks.equal("value selected by key", found, ["second"])
     checks.equal("rows updated", updated, 1)

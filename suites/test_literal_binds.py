@@ -81,7 +81,9 @@ def round_trip(engine, capture, checks, column_name, value):
         connection.execute(insert(value_table).values({"id": BOUND, column_name: value}))
         connection.exec_driver_sql(rendered)
         connection.execute(insert(value_table).values({"id": LITERAL_EXECUTE, column_name: as_literal_execute}))
-        stored = dict(connection.execute(select(value_table.c.id, column).order_by(value_table.c.id)).tuples().all())
+        stored = {
+            row[0]: row[1] for row in connection.execute(select(value_table.c.id, column).order_by(value_table.c.id))
+        }
         found = connection.exec_driver_sql(where_inline).scalars().all()
 
     capture.measure("rendered INSERT", rendered)

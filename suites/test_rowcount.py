@@ -47,7 +47,7 @@ def seeded(rowcount_tables, engine):
 
 def _labels(connection):
     rows = connection.execute(select(counted_table.c.id, counted_table.c.label).order_by(counted_table.c.id))
-    return dict(rows.tuples().all())
+    return {row[0]: row[1] for row in rows}
 
 
 @behaviour("rowcount.update-counts-matched-rows", doc=ROWCOUNT_DOC)
@@ -171,8 +171,8 @@ def test_executemany_delete_rowcount_is_the_sum(engine, capture, checks):
 @pytest.mark.usefixtures("seeded")
 def test_preserve_rowcount_counts_inserted_rows(engine, capture, checks):
     """With the ``preserve_rowcount`` execution option, ``rowcount`` is kept for INSERT too: an
-    INSERT..FROM SELECT of three rows reports 3, and an insertmanyvalues INSERT of four parameter sets reports 4
-    ("insertmanyvalues ... does support a correct population of rowcount when ... preserve_rowcount is set").
+    INSERT..FROM SELECT of three rows reports 3, and an INSERT of four parameter sets reports 4 where the
+    driver sums the rows of an executemany ("most DBAPIs do not sum ... and will return -1").
 
     Docs: Core > Working with Engines and Connections > ``Connection.execution_options.preserve_rowcount``;
     ``CursorResult.rowcount``.
@@ -187,4 +187,4 @@ def test_preserve_rowcount_counts_inserted_rows(engine, capture, checks):
         connection.commit()
 
     checks.equal("rowcount of INSERT..FROM SELECT", from_select_count, 3)
-    checks.equal("rowcount of the four-row INSERT", many_count, 4)
+    checks.equal("rowcount of the four-parameter-set INSERT", many_count, 4)
