@@ -78,8 +78,10 @@ class Entry:
     ticket: str
     summary: str
     where: str
-    before: str | None = None  # the requirement of the release before the change, e.g. sqlalchemy==2.0.54
-    after: str | None = None  # the requirement of the release with the change
+    # the requirement(s) of the release before the change, e.g. sqlalchemy==2.0.54; several joined by " + "
+    # (a TOML list: a driver and its binary package, e.g. psycopg==3.2.7 + psycopg-binary==3.2.7)
+    before: str | None = None
+    after: str | None = None  # the requirement(s) of the release with the change
     envs: tuple[str, ...] = ("sqlite",)
     behaviours: tuple[str, ...] = ()
     shown_by: tuple[str, ...] = ()  # names of checks; a catching change must mention one of them
@@ -174,6 +176,13 @@ def parse_entry(raw: dict[str, Any], number: int, path: Path) -> Entry:
     for name in ("id", "package", "version", "ticket", "summary", "where"):
         if not isinstance(raw.get(name), str) or not raw[name].strip():
             raise HistoryError(f"{where}: {name!r} must be a non-empty string")
+    for name in ("from", "to"):
+        value = raw.get(name)
+        if value is not None and not (
+            (isinstance(value, str) and value.strip())
+            or (isinstance(value, list) and value and all(isinstance(item, str) and item.strip() for item in value))
+        ):
+            raise HistoryError(f"{where}: {name!r} must be a requirement or a list of requirements")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", raw["id"]):
         raise HistoryError(f"{where}: id {raw['id']!r} must be letters, digits, '.', '_' or '-' (it names a file)")
     entry = Entry(
@@ -183,8 +192,8 @@ def parse_entry(raw: dict[str, Any], number: int, path: Path) -> Entry:
         ticket=raw["ticket"],
         summary=raw["summary"],
         where=raw["where"],
-        before=raw.get("from"),
-        after=raw.get("to"),
+        before=joined_requirements(raw.get("from")),
+        after=joined_requirements(raw.get("to")),
         envs=tuple(raw.get("envs", ("sqlite",))),
         behaviours=tuple(raw.get("behaviours", ())),
         shown_by=tuple(raw.get("shown_by", ())),
@@ -201,6 +210,15 @@ def parse_entry(raw: dict[str, Any], number: int, path: Path) -> Entry:
     if entry.behaviours and not (entry.before and entry.after):
         raise HistoryError(f"{where} ({entry.id}): behaviours need the version pair: from and to")
     return entry
+
+
+def joined_requirements(value: Any) -> Any:
+    """A list of requirements as one string (" + " between them); anything else as it is."""
+    return " + ".join(value) if isinstance(value, list) else value
+
+
+def split_requirements(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(" + ") if part.strip()]
 
 
 def behaviour_functions(suites: Path = upgrade.PROJECT_ROOT / SUITES) -> dict[str, str]:
@@ -330,14 +348,15 @@ def replay(entry: Entry, arguments: argparse.Namespace, node_ids: dict[str, str]
     if missing:
         return EntryResult(entry.id, "not replayed", f"no test function for behaviour(s) {', '.join(missing)}")
     # the upgrade's own options with their defaults, so its planning sees every field it expects
-    sides = upgrade_options(
-        ["--from", entry.before or "", "--to", entry.after or "", "--workdir", str(arguments.workdir)]
-    )
+    pins = [option for text in split_requirements(entry.before) for option in ("--from", text)]
+    pins += [option for text in split_requirements(entry.after) for option in ("--to", text)]
+    sides = upgrade_options([*pins, "--workdir", str(arguments.workdir)])
     plans = upgrade.plan_sides(sides, list(entry.envs))
     for plan, requirement in zip(plans, (entry.before, entry.after), strict=True):
         plan.venv = arguments.workdir.resolve() / "venvs" / venv_name([requirement], entry.envs)
         upgrade.prepare_virtualenv(plan, arguments.python)
-    names = ["SQLAlchemy", *dict.fromkeys(Requirement(text).name for text in (entry.before, entry.after) if text)]
+    pinned = split_requirements(entry.before) + split_requirements(entry.after)
+    names = ["SQLAlchemy", *dict.fromkeys(Requirement(text).name for text in pinned)]
     installed = {plan.name: upgrade.installed_versions(plan, names) for plan in plans}
     results_dir = arguments.workdir.resolve() / "runs" / entry.id
     upgrade.clear_results(results_dir)

@@ -242,3 +242,18 @@ def test_history_is_a_subcommand_with_one_line_errors(tmp_path, capsys):
     status = main(["history", "--catalogue", str(catalogue), "--only", "nope", "--replays", str(tmp_path / "r")])
     assert status == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_a_pair_may_pin_several_packages_on_each_side(tmp_path):
+    catalogue = write_catalogue(
+        tmp_path,
+        ENTRY
+        + 'from = ["psycopg==3.2.7", "psycopg-binary==3.2.7"]\nto = ["psycopg==3.2.8", "psycopg-binary==3.2.8"]\n'
+        + 'envs = ["pg"]\nbehaviours = ["x"]\n',
+    )
+    [loaded] = history.load_catalogue(catalogue)
+    assert loaded.before == "psycopg==3.2.7 + psycopg-binary==3.2.7"
+    assert history.split_requirements(loaded.after) == ["psycopg==3.2.8", "psycopg-binary==3.2.8"]
+    empty = write_catalogue(tmp_path, ENTRY + 'from = []\nto = "x==1"\nbehaviours = ["x"]\n')
+    with pytest.raises(history.HistoryError, match="a requirement or a list of requirements"):
+        history.load_catalogue(empty)
