@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.registry import RegistryError, expectation_for, load_registry
 from reports.gate import Keys, Side, compare
 from reports.html import render_html
 from reports.merge import Matrix, load_matrix
@@ -178,3 +179,33 @@ def test_the_gate_key_holds_the_mode_only_where_one_side_has_both_modes():
     together = Keys(legacy, future)
     assert together.key({**TARGET, "sqlalchemy_mode": "legacy"}) == together.key(TARGET)  # results without a mode
     assert compare(legacy, future).changes == []
+
+
+def test_a_legacy_mode_entry_wins_over_earlier_entries_and_may_name_several_behaviours(tmp_path):
+    registry = tmp_path / "expectations.toml"
+    registry.write_text(
+        """
+[[expectation]]
+behaviour = "a.b"
+target = { backend = "sqlite" }
+outcome = "unsupported"
+reason = "the backend's entry, first in the file."
+doc = "https://docs.sqlalchemy.org/en/20/dialects/sqlite.html"
+
+[[expectation]]
+behaviour = ["a.b", "a.c"]
+target = { sqlalchemy_mode = "legacy" }
+outcome = "unsupported"
+reason = "the legacy mode's entry, last in the file."
+doc = "https://docs.sqlalchemy.org/en/14/core/connections.html#autocommit"
+"""
+    )
+    entries = load_registry(registry)
+    legacy, future = {**TARGET, "sqlalchemy_mode": "legacy"}, {**TARGET, "sqlalchemy_mode": "future"}
+    assert expectation_for(entries, "a.b", legacy).reason.startswith("the legacy mode's")
+    assert expectation_for(entries, "a.c", legacy).reason.startswith("the legacy mode's")
+    assert expectation_for(entries, "a.b", future).reason.startswith("the backend's")
+    assert expectation_for(entries, "a.c", future) is None
+    registry.write_text(registry.read_text().replace('["a.b", "a.c"]', "[]"))
+    with pytest.raises(RegistryError, match="entry 2: behaviour must be an id or a non-empty list of ids"):
+        load_registry(registry)
