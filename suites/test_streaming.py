@@ -23,7 +23,7 @@ from fixtures.plugin import behaviour
 STREAM_DOC = "core/connections.html#using-server-side-cursors-a-k-a-stream-results"
 ORM_YIELD_PER_DOC = "orm/queryguide/api.html#fetching-large-result-sets-with-yield-per"
 DIGITS = 20  # rows of the digit table; the counting SELECT cross-joins it three times: 8000 rows
-PAD = "x" * 200  # so that a streamed MySQL result does not fit in the socket buffers at once
+PAD = "x" * 1000  # 24 MB in all: more than a loopback socket buffers (up to 6 MB read + 4 MB write on Linux)
 
 StreamBase = declarative_base()
 
@@ -31,7 +31,7 @@ StreamBase = declarative_base()
 class Digit(StreamBase):
     __tablename__ = "st_digit"
     id = Column(Integer, primary_key=True)
-    pad = Column(String(200), nullable=False)
+    pad = Column(String(1000), nullable=False)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,20 @@ def first_partition_then_rest(counter: RowCounter, result, partitions) -> tuple[
 TOTAL = DIGITS**3
 
 
+def check_rows_pending(checks, capture, produced: int) -> None:
+    """Fewer than all rows produced when the first partition arrives. How many exactly depends on how far the server
+    runs ahead of the client (MariaDB fills the socket buffers: a different count on every run), so the count is kept
+    as a per-run value and the check records it only when it is out of range."""
+    capture.measure("rows produced by the server at the first partition (this run)", produced, varies_per_run=True)
+    pending = 100 <= produced < TOTAL
+    checks.that(
+        "rows produced by the server at the first partition",
+        pending,
+        got=f"at least 100 and fewer than {TOTAL}" if pending else produced,
+        expected=f"at least 100 and fewer than {TOTAL}",
+    )
+
+
 @behaviour("stream.yield-per-server-side", doc=STREAM_DOC)
 def test_yield_per_leaves_rows_pending_in_the_server(engine, counter, digits, capture, checks):
     """With ``execution_options(yield_per=100)`` the first partition holds 100 rows and arrives while the server
@@ -114,12 +128,7 @@ def test_yield_per_leaves_rows_pending_in_the_server(engine, counter, digits, ca
         size, produced, numbers = first_partition_then_rest(counter, result, result.partitions())
 
     checks.equal("first partition", size, 100)
-    checks.that(
-        "rows produced by the server at the first partition",
-        100 <= produced < TOTAL,
-        got=produced,
-        expected=f"at least 100 and fewer than {TOTAL}",
-    )
+    check_rows_pending(checks, capture, produced)
     checks.equal("rows received (sorted n == 1..8000)", sorted(numbers) == list(range(1, TOTAL + 1)), True)
 
 
@@ -136,12 +145,7 @@ def test_stream_results_leaves_rows_pending_in_the_server(engine, counter, digit
         size, produced, numbers = first_partition_then_rest(counter, result, result.partitions(100))
 
     checks.equal("first partition", size, 100)
-    checks.that(
-        "rows produced by the server at the first partition",
-        100 <= produced < TOTAL,
-        got=produced,
-        expected=f"at least 100 and fewer than {TOTAL}",
-    )
+    check_rows_pending(checks, capture, produced)
     checks.equal("rows received (sorted n == 1..8000)", sorted(numbers) == list(range(1, TOTAL + 1)), True)
 
 

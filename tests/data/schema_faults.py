@@ -236,13 +236,30 @@ def table_schema_not_rendered() -> None:
 def stream_results_ignored() -> None:
     from sqlalchemy.engine import default
 
-    default.DefaultExecutionContext._use_server_side_cursor = lambda self: False
+    _load_dialects()
+    import sqlalchemy.dialects.mysql.pymysql
+    import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
+
+    for cls in _subclasses(default.DefaultDialect):
+        if "supports_server_side_cursors" in cls.__dict__:
+            cls.supports_server_side_cursors = False  # as if the dialect had lost its server-side cursor support
 
 
 def server_side_cursors_by_default() -> None:
     from sqlalchemy.engine import default
+    from sqlalchemy.sql import selectable
 
-    default.DefaultDialect.server_side_cursors = True  # what the removed create_engine(server_side_cursors=True) did
+    original = default.DefaultExecutionContext.create_cursor
+
+    def create_cursor(self):
+        statement = getattr(self.compiled, "statement", None)
+        streams = self.execution_options.get("stream_results", True)  # streaming unless told not to
+        if isinstance(statement, selectable.Select) and self.dialect.supports_server_side_cursors and streams:
+            self._is_server_side = True
+            return self.create_server_side_cursor()
+        return original(self)
+
+    default.DefaultExecutionContext.create_cursor = create_cursor
 
 
 def yield_per_not_applied() -> None:
@@ -470,14 +487,14 @@ FAULTS: dict[str, Fault] = {
         ),
         Fault(
             "stream-results-ignored",
-            "stream_results / yield_per no longer select a server-side cursor",
+            "dialects no longer declare server-side cursor support: stream_results / yield_per get a buffered cursor",
             stream_results_ignored,
             "streaming",
             {"stream.yield-per-server-side": SERVERS, "stream.stream-results-server-side": SERVERS},
         ),
         Fault(
             "server-side-cursors-by-default",
-            "SELECTs use a server-side cursor unless stream_results=False (the removed server_side_cursors=True)",
+            "Core SELECTs use a server-side cursor unless stream_results=False (the removed server_side_cursors=True)",
             server_side_cursors_by_default,
             "streaming",
             {"stream.buffered-by-default": SERVERS},
