@@ -9,10 +9,11 @@ import datetime
 import enum
 
 from sqlalchemy import DateTime, Float, Interval, String, insert, literal_column, select, text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.postgresql import INT4RANGE, Range
 
 from fixtures.plugin import behaviour
-from suites.test_types import make_value_table, round_trip
+from suites.test_types import make_value_table, round_trip, stored_text
 
 
 class Colour(str, enum.Enum):  # noqa: UP042 (not StrEnum: its str() is the value, which would hide a driver using str())
@@ -158,3 +159,30 @@ def test_interval_with_a_day_part_and_a_time_part_of_the_other_sign(engine, capt
         returned = list(connection.execute(select(*columns)).one())
 
     checks.equal("timedeltas read back", returned, list(MIXED_SIGN_INTERVALS.values()))
+
+
+# MySQL > The TIME Type: "TIME values may range from '-838:59:59' to '838:59:59' ... (or elapsed time, or a time
+# interval between two events, which may be much greater than 24 hours, or even negative)"
+SIGNED_DURATIONS = {
+    "-00:00:01.500000": datetime.timedelta(seconds=-1.5),
+    "-30:15:00.000000": datetime.timedelta(hours=-30, minutes=-15),
+    "838:59:59.000000": datetime.timedelta(hours=838, minutes=59, seconds=59),
+    "00:00:00.000250": datetime.timedelta(microseconds=250),
+}
+
+
+@behaviour("types.mysql-time-signed-duration", doc="dialects/mysql.html#sqlalchemy.dialects.mysql.TIME")
+def test_mysql_time_stores_a_timedelta_as_its_signed_duration(engine, capture, make_tables, checks):
+    """A ``datetime.timedelta`` bound to a ``mysql.TIME(fsp=6)`` column is stored as that duration, with its sign
+    and microseconds (also a negative one of under a second, and one beyond 24 hours), as the server shows it.
+
+    Docs: Dialects > MySQL > ``TIME`` (``fsp``: fractional seconds precision); MySQL > The DATE, DATETIME, ... TIME
+    Type ("TIME values may range from '-838:59:59' to '838:59:59'", elapsed time "may be ... even negative").
+    """
+    table = make_value_table(make_tables, mysql.TIME(fsp=6))
+    with capture.observe(), engine.begin() as connection:
+        first, *rest = SIGNED_DURATIONS.values()  # one sent alone, the rest in one executemany
+        connection.execute(insert(table), {"id": 0, "value": first})
+        connection.execute(insert(table), [{"id": n, "value": value} for n, value in enumerate(rest, start=1)])
+
+    checks.equal("stored durations", stored_text(engine, table), list(SIGNED_DURATIONS))
