@@ -134,7 +134,9 @@ def test_orm_flush_assigns_uuid_primary_keys_from_the_python_default(engine, cap
 
     checks.equal("key types", sorted({type(key).__name__ for key in assigned}), ["UUID"])
     checks.equal("distinct keys", len(assigned), len(labels))
-    checks.equal("stored rows by key", stored, assigned)
+    # the keys are random: compare them, record only the outcome (the gate compares recorded values between runs)
+    checks.equal("each object's label stored under its key", stored == assigned, True)
+    checks.equal("labels stored", sorted(stored.values()), labels)
 
 
 @behaviour("uuid.column-type", doc="core/type_basics.html#sqlalchemy.types.Uuid", requires="2.0")
