@@ -345,7 +345,7 @@ FAULTS = [
         '_escape_table[ord("\\\\")] = "\\\\"',
         {
             "roundtrip.string-escapes-every-insert-path": (MYSQL,),
-            "json.unicode-and-escaping": (MYSQL,),
+            "json.dialect-type-index-and-path": (MYSQL,),
             "json.every-insert-path": (MYSQL,),
         },
     ),
@@ -359,6 +359,7 @@ FAULTS = [
             "roundtrip.unicode-every-insert-path": (MYSQL,),
             "roundtrip.unicode-text-every-insert-path": (MYSQL,),
             "json.unicode-and-escaping": (MYSQL,),
+            "json.dialect-type-index-and-path": (MYSQL,),
         },
     ),
 ]
