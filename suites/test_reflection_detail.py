@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from fixtures.plugin import behaviour, create_target_engine
-from fixtures.target_facts import fact_for, load_target_facts
+from fixtures.target_facts import facts_of_target
 
 INSPECTOR_DOC = "core/reflection.html#sqlalchemy.engine.reflection.Inspector."
 DETAIL_TABLES = ["rd_item", "rd_part"]
@@ -338,10 +338,10 @@ def schema_name(fact: dict, engine: Engine) -> str:
 
 
 @pytest.fixture(scope="module")
-def other_schema(target) -> Iterator[tuple[Engine, str]]:
+def other_schema(request, target) -> Iterator[tuple[Engine, str]]:
     """An engine of the target and a second schema it can reach, created as the target fact "second-schema" says
     (a PostgreSQL schema, a MySQL database, an SQLite database ATTACHed on every connection), removed afterwards."""
-    fact = fact_for(load_target_facts(), "second-schema", target.as_record()).value
+    fact = facts_of_target(request.config, target)["second-schema"]
     schema_engine = create_target_engine(target)
     name = schema_name(fact, schema_engine)
 
