@@ -268,6 +268,50 @@ def test_get_multi_indexes(engine, detail, capture, checks):
     )
 
 
+@behaviour("reflect.get-multi-check-constraints", doc=INSPECTOR_DOC + "get_multi_check_constraints", requires="2.0")
+def test_get_multi_check_constraints(engine, detail, capture, checks):
+    """``Inspector.get_multi_check_constraints(filter_names=[...])`` returns each table's CHECK constraints keyed by
+    ``(None, name)``: the item table's named constraint with its SQL text, nothing for the part table.
+
+    Docs: Core > Reflecting Database Objects > ``Inspector.get_multi_check_constraints()``.
+    """
+    with capture.observe():
+        found = inspect(engine).get_multi_check_constraints(filter_names=DETAIL_TABLES)
+
+    checks.equal(
+        "check constraints by table (name, SQL without quotes, parentheses, spaces)",
+        {key: [(ck["name"], squeezed(ck["sqltext"])) for ck in constraints] for key, constraints in found.items()},
+        {(None, "rd_item"): [("ck_rd_item_quantity", "quantity>=0")], (None, "rd_part"): []},
+    )
+
+
+@behaviour("reflect.get-multi-kind", doc=INSPECTOR_DOC + "get_multi_columns", requires="2.0")
+def test_get_multi_columns_kind_selects_tables_or_views(engine, detail, capture, checks):
+    """``Inspector.get_multi_columns()`` reflects tables only by default (``kind=ObjectKind.TABLE``), views with
+    ``kind=ObjectKind.VIEW``, and both with ``kind=ObjectKind.ANY``.
+
+    Docs: Core > Reflecting Database Objects > ``Inspector.get_multi_columns()`` ("kind ... Defaults to
+    ObjectKind.TABLE"); ``ObjectKind``.
+    """
+    from sqlalchemy.engine.reflection import ObjectKind  # SQLAlchemy 2.0+
+
+    names = [*DETAIL_TABLES, "rd_item_view"]
+    with capture.observe():
+        inspector = inspect(engine)
+        by_kind = {
+            kind.name: sorted(table for _, table in inspector.get_multi_columns(filter_names=names, kind=kind))
+            for kind in (ObjectKind.TABLE, ObjectKind.VIEW, ObjectKind.ANY)
+        }
+        default = sorted(table for _, table in inspector.get_multi_columns(filter_names=names))
+
+    checks.equal("default kind", default, ["rd_item", "rd_part"])
+    checks.equal(
+        "by kind",
+        by_kind,
+        {"TABLE": ["rd_item", "rd_part"], "VIEW": ["rd_item_view"], "ANY": ["rd_item", "rd_item_view", "rd_part"]},
+    )
+
+
 # --- temporary tables -------------------------------------------------------------------------------------------
 
 

@@ -180,8 +180,20 @@ def multi_keyed_by_default_schema_name() -> None:
     def rekeyed(inspector, found, *arguments):
         return {(key[0] or inspector.default_schema_name, key[1]): value for key, value in found.items()}
 
-    for name in ("get_multi_columns", "get_multi_pk_constraint", "get_multi_foreign_keys", "get_multi_indexes"):
+    multi = ("columns", "pk_constraint", "foreign_keys", "indexes", "check_constraints")
+    for name in (f"get_multi_{what}" for what in multi):
         _inspector(name, rekeyed)
+
+
+def multi_kind_ignored() -> None:
+    from sqlalchemy.engine import reflection
+
+    original = reflection.Inspector.get_multi_columns
+
+    def get_multi_columns(self, schema=None, filter_names=None, kind=None, **kw):
+        return original(self, schema=schema, filter_names=filter_names, kind=reflection.ObjectKind.ANY, **kw)
+
+    reflection.Inspector.get_multi_columns = get_multi_columns
 
 
 def views_listed_as_tables() -> None:
@@ -453,7 +465,25 @@ FAULTS: dict[str, Fault] = {
                 "reflect.get-multi-pk-constraint": ALL,
                 "reflect.get-multi-foreign-keys": ALL,
                 "reflect.get-multi-indexes": ALL,
+                "reflect.get-multi-check-constraints": ALL,
             },
+        ),
+        Fault(
+            "multi-check-constraints-empty",
+            "get_multi_check_constraints() returns no constraints",
+            lambda: _inspector(
+                "get_multi_check_constraints",
+                lambda inspector, found, *arguments: {key: [] for key in found},
+            ),
+            "reflection_detail",
+            {"reflect.get-multi-check-constraints": ALL},
+        ),
+        Fault(
+            "multi-kind-ignored",
+            "get_multi_columns() ignores kind= and reflects tables and views alike",
+            multi_kind_ignored,
+            "reflection_detail",
+            {"reflect.get-multi-kind": ALL},
         ),
         Fault(
             "temp-table-names-empty",
