@@ -108,6 +108,7 @@ class Measurement(HistoryBase):
     __tablename__ = "history_measurement"
     id = Column(Integer, primary_key=True)
     reading = Column(Float, nullable=False)
+    precise = Column(Float(precision=53))  # a FLOAT(p): the precision is the column's, never a NUMERIC scale
 
 
 gadget_metadata = MetaData()
@@ -394,30 +395,31 @@ def test_in_accepts_a_list_of_orm_attributes(engine, capture, checks):
 @behaviour("imv.float-values-round-trip", doc="core/connections.html#engine-insertmanyvalues", requires="2.0")
 def test_float_values_keep_their_fraction_through_every_insert_path(engine, history_tables, capture, checks):
     """Floating point values inserted through a single INSERT, an executemany INSERT, an "insertmanyvalues"
-    INSERT..RETURNING and an ORM flush of several objects are stored with their fractional part.
+    INSERT..RETURNING and an ORM flush of several objects are stored with their fractional part, in a ``Float``
+    column and in a ``Float(precision=53)`` column.
 
-    Docs: Engines and Connections > "Insert Many Values" Behavior for INSERT statements.
+    Docs: Engines and Connections > "Insert Many Values" Behavior for INSERT statements; Type Basics > ``Float``.
     """
     table = Measurement.__table__
+    rows = [{"reading": value, "precise": value} for value in READINGS]
     with capture.observe():
         with engine.begin() as connection:
-            connection.execute(insert(table), {"reading": READINGS[0]})
-            connection.execute(insert(table), [{"reading": value} for value in READINGS])
-            returned = connection.execute(
-                insert(table).returning(table.c.reading), [{"reading": value} for value in READINGS]
-            ).scalars()
-            returned = sorted(returned)
+            connection.execute(insert(table), rows[0])
+            connection.execute(insert(table), rows)
+            returned = connection.execute(insert(table).returning(table.c.reading, table.c.precise), rows).all()
+            returned = sorted(list(row) for row in returned)
         with Session(engine) as session:
-            session.add_all([Measurement(reading=value) for value in READINGS])
+            session.add_all([Measurement(**row) for row in rows])
             session.commit()
 
     with engine.connect() as connection:
-        stored = connection.scalars(select(table.c.reading).order_by(table.c.id)).all()
-    checks.equal("single INSERT", stored[:1], READINGS[:1])
-    checks.equal("executemany INSERT", stored[1:5], READINGS)
-    checks.equal("insertmanyvalues INSERT..RETURNING, stored", stored[5:9], READINGS)
-    checks.equal("insertmanyvalues INSERT..RETURNING, returned", returned, sorted(READINGS))
-    checks.equal("ORM flush of several objects", stored[9:], READINGS)
+        stored = [list(row) for row in connection.execute(select(table.c.reading, table.c.precise).order_by(table.c.id))]
+    pairs = [[value, value] for value in READINGS]
+    checks.equal("single INSERT", stored[:1], pairs[:1])
+    checks.equal("executemany INSERT", stored[1:5], pairs)
+    checks.equal("insertmanyvalues INSERT..RETURNING, stored", stored[5:9], pairs)
+    checks.equal("insertmanyvalues INSERT..RETURNING, returned", returned, sorted(pairs))
+    checks.equal("ORM flush of several objects", stored[9:], pairs)
 
 
 @behaviour(
