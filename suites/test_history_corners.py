@@ -413,7 +413,9 @@ def test_float_values_keep_their_fraction_through_every_insert_path(engine, hist
             session.commit()
 
     with engine.connect() as connection:
-        stored = [list(row) for row in connection.execute(select(table.c.reading, table.c.precise).order_by(table.c.id))]
+        stored = [
+            list(row) for row in connection.execute(select(table.c.reading, table.c.precise).order_by(table.c.id))
+        ]
     pairs = [[value, value] for value in READINGS]
     checks.equal("single INSERT", stored[:1], pairs[:1])
     checks.equal("executemany INSERT", stored[1:5], pairs)

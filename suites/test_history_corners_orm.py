@@ -16,7 +16,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     event,
-
     func,
     insert,
     inspect,
@@ -169,7 +168,9 @@ def test_autoflush_runs_for_statements_referring_to_mapped_attributes(engine, ca
         results = {}
         statements = {
             "select(func.count(User.id))": select(func.count(User.id)),
-            "Core columns WHERE User.name": select(user_table.c.name).where(User.name.in_(["patrick", "squidward", "gary"])),
+            "Core columns WHERE User.name": select(user_table.c.name).where(
+                User.name.in_(["patrick", "squidward", "gary"])
+            ),
             "select(User.id + User.id + User.id)": select(User.id + User.id + User.id),
         }  # fmt: skip
         with capture.observe():
@@ -184,7 +185,11 @@ def test_autoflush_runs_for_statements_referring_to_mapped_attributes(engine, ca
     checks.equal("rows for select(User.id + User.id + User.id)", results["select(User.id + User.id + User.id)"], 4)
 
 
-@behaviour("orm.core-update-with-embedded-query", doc="orm/queryguide/query.html#sqlalchemy.orm.Query.scalar_subquery", requires="2.0")
+@behaviour(
+    "orm.core-update-with-embedded-query",
+    doc="orm/queryguide/query.html#sqlalchemy.orm.Query.scalar_subquery",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_core_update_with_a_query_subquery_runs_in_a_session(engine, capture, checks):
     """A legacy ``Query`` of plain columns can be embedded as a subquery (``Query.scalar_subquery()``) in a
@@ -204,7 +209,9 @@ def test_core_update_with_a_query_subquery_runs_in_a_session(engine, capture, ch
     checks.equal("fullnames after the UPDATE", stored, {"sandy": "Sandy Squirrel", "patrick": "Patrick"})
 
 
-@behaviour("orm.bulk-update-needs-primary-keys", doc="orm/queryguide/dml.html#orm-bulk-update-by-primary-key", requires="2.0")
+@behaviour(
+    "orm.bulk-update-needs-primary-keys", doc="orm/queryguide/dml.html#orm-bulk-update-by-primary-key", requires="2.0"
+)
 @pytest.mark.usefixtures("tables")
 def test_bulk_update_by_primary_key_without_keys_raises(engine, capture, checks):
     """ORM bulk UPDATE by primary key (``session.execute(update(User), [dicts])``) locates each row by the
@@ -246,7 +253,11 @@ def test_orm_insert_with_bindparam_in_values(engine, capture, checks):
     checks.equal("rows inserted", stored, {"sandy": "Sandy Cheeks", "patrick": "Patrick Star"})
 
 
-@behaviour("orm.bulk-insert-returning-columns", doc="orm/queryguide/dml.html#getting-new-objects-with-returning", requires="2.0")
+@behaviour(
+    "orm.bulk-insert-returning-columns",
+    doc="orm/queryguide/dml.html#getting-new-objects-with-returning",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_orm_bulk_insert_returning_one_column_inserts_the_given_columns(engine, capture, checks):
     """ORM bulk INSERT with ``returning(User.id)`` inserts the columns given in the dictionaries and returns the
@@ -263,12 +274,17 @@ def test_orm_bulk_insert_returning_one_column_inserts_the_given_columns(engine, 
     with engine.connect() as connection:
         stored = dict(connection.execute(select(user_table.c.name, user_table.c.id)).all())
     inserts = [sql for sql in capture.sql() if sql.lstrip().upper().startswith("INSERT")]
-    columns = sorted({name for sql in inserts for name in ("id", "name", "fullname") if f"{name}," in sql.split("VALUES")[0].replace(")", ",")})  # fmt: skip
+    column_lists = [sql.split("VALUES")[0].replace(")", ",") for sql in inserts]
+    columns = sorted({name for listed in column_lists for name in ("id", "name", "fullname") if f"{name}," in listed})
     checks.equal("returned ids", sorted(ids), sorted(stored.values()))
     checks.equal("columns named by the INSERT", columns, ["fullname", "name"])
 
 
-@behaviour("orm.upsert-returning-populate-existing", doc="orm/queryguide/dml.html#using-the-upsert-returning-feature", requires="2.0")
+@behaviour(
+    "orm.upsert-returning-populate-existing",
+    doc="orm/queryguide/dml.html#using-the-upsert-returning-feature",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_orm_upsert_returning_with_populate_existing_refreshes_objects(engine, capture, checks, target_facts):
     """An ORM upsert with ``returning(User)`` executed with ``populate_existing=True`` refreshes the objects
@@ -321,7 +337,11 @@ def test_replacing_a_collection_cascades_every_member_into_the_session(engine, c
     checks.equal("stored addresses", emails, ["sandy@bikini.example", "sandy@example.com"])
 
 
-@behaviour("orm.delete-cascade-with-raiseload", doc="orm/queryguide/relationships.html#prevent-lazy-loads-with-raiseload", requires="2.0")
+@behaviour(
+    "orm.delete-cascade-with-raiseload",
+    doc="orm/queryguide/relationships.html#prevent-lazy-loads-with-raiseload",
+    requires="2.0",
+)
 def test_session_delete_loads_a_raiseload_collection_to_cascade(engine, corner_tables, capture, checks):
     """``lazy="raise"`` refuses loading on attribute access only: ``Session.delete()`` of the parent loads the
     collection it must cascade to, and the flush deletes the parent and its children.
@@ -344,7 +364,11 @@ def test_session_delete_loads_a_raiseload_collection_to_cascade(engine, corner_t
     checks.equal("pets left", left, 0)
 
 
-@behaviour("orm.update-on-polymorphic-base", doc="orm/queryguide/dml.html#orm-update-and-delete-with-custom-where-criteria", requires="2.0")
+@behaviour(
+    "orm.update-on-polymorphic-base",
+    doc="orm/queryguide/dml.html#orm-update-and-delete-with-custom-where-criteria",
+    requires="2.0",
+)
 def test_orm_update_of_a_polymorphic_base_updates_its_own_table(engine, corner_tables, capture, checks):
     """An ORM-enabled ``update()`` of the base class of a joined-inheritance hierarchy, mapped to load its
     subclasses polymorphically, updates the base table's matching rows (of every subclass).
@@ -369,7 +393,11 @@ def test_orm_update_of_a_polymorphic_base_updates_its_own_table(engine, corner_t
     checks.equal("names after the UPDATE", names, ["patrick!", "sandy!"])
 
 
-@behaviour("orm.join-relationship-and-secondary", doc="orm/queryguide/select.html#combining-relationship-with-custom-on-criteria", requires="2.0")
+@behaviour(
+    "orm.join-relationship-and-secondary",
+    doc="orm/queryguide/select.html#combining-relationship-with-custom-on-criteria",
+    requires="2.0",
+)
 def test_join_along_many_to_many_with_criteria_on_the_secondary_table(engine, corner_tables, capture, checks):
     """``relationship.and_()`` adds criteria to the ON clause of a join along a relationship, also criteria on
     the ``secondary`` table of a many-to-many relationship: only the pairs whose association row matches join.
@@ -397,7 +425,11 @@ def test_join_along_many_to_many_with_criteria_on_the_secondary_table(engine, co
     checks.equal("pairs joined", caught.error is None and [list(row) for row in rows], [["sandy", "maths"]])
 
 
-@behaviour("orm.eager-load-criteria-per-execution", doc="orm/queryguide/relationships.html#adding-criteria-to-loader-options", requires="2.0")
+@behaviour(
+    "orm.eager-load-criteria-per-execution",
+    doc="orm/queryguide/relationships.html#adding-criteria-to-loader-options",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_eager_loader_criteria_take_each_executions_values(engine, capture, checks):
     """Criteria added to an eager loader option with ``.and_()`` filter the related objects it loads, with the
@@ -433,7 +465,9 @@ def test_eager_loader_criteria_take_each_executions_values(engine, capture, chec
     checks.equal("subqueryload of_type with criteria", by_of_type, expected)
 
 
-@behaviour("orm.returning-column-property", doc="orm/queryguide/dml.html#getting-new-objects-with-returning", requires="2.0")
+@behaviour(
+    "orm.returning-column-property", doc="orm/queryguide/dml.html#getting-new-objects-with-returning", requires="2.0"
+)
 def test_insert_returning_entities_with_a_column_property(engine, corner_tables, capture, checks):
     """ORM bulk INSERT with ``returning(Gauge)`` returns objects whose ``column_property`` SQL expression is
     loaded from the same statement, as a SELECT of them would load it.
@@ -441,15 +475,17 @@ def test_insert_returning_entities_with_a_column_property(engine, corner_tables,
     Docs: ORM Querying Guide > ORM-Enabled INSERT, UPDATE, and DELETE > Getting new objects with RETURNING.
     """
     with Session(engine) as session, capture.observe(), checks.catch() as caught:
-        gauges = session.scalars(
-            insert(Gauge).returning(Gauge), [{"low": 1, "high": 5}, {"low": 2, "high": 9}]
-        ).all()
+        gauges = session.scalars(insert(Gauge).returning(Gauge), [{"low": 1, "high": 5}, {"low": 2, "high": 9}]).all()
         spans = sorted(gauge.span for gauge in gauges)
     checks.equal("INSERT..RETURNING raises", _exception_name(caught), None)
     checks.equal("spans of the returned objects", caught.error is None and spans, [4, 7])
 
 
-@behaviour("orm.update-returning-with-fetch", doc="orm/queryguide/dml.html#using-returning-with-update-delete-and-custom-where-criteria", requires="2.0")
+@behaviour(
+    "orm.update-returning-with-fetch",
+    doc="orm/queryguide/dml.html#using-returning-with-update-delete-and-custom-where-criteria",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_orm_update_returning_with_fetch_synchronization(engine, capture, checks):
     """An ORM-enabled ``update()`` with ``returning()`` of chosen columns returns each row's values under the
@@ -469,14 +505,20 @@ def test_orm_update_returning_with_fetch_synchronization(engine, capture, checks
                 .returning(User.fullname, User.name),
                 execution_options={"synchronize_session": "fetch"},
             ).all()
-        returned = [[row._mapping[User.name], row._mapping[User.fullname]] for row in rows] if not caught.error else None
+        returned = (
+            [[row._mapping[User.name], row._mapping[User.fullname]] for row in rows] if not caught.error else None
+        )
         seen = [sandy.fullname, patrick.fullname]
     checks.equal("UPDATE raises", _exception_name(caught), None)
     checks.equal("rows returned by column", returned, [["sandy", "Sandy Squirrel"]])
     checks.equal("fullnames on the objects", seen, ["Sandy Squirrel", "Patrick"])
 
 
-@behaviour("orm.update-returning-populate-existing", doc="orm/queryguide/dml.html#using-returning-with-update-delete-and-custom-where-criteria", requires="2.0")
+@behaviour(
+    "orm.update-returning-populate-existing",
+    doc="orm/queryguide/dml.html#using-returning-with-update-delete-and-custom-where-criteria",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_orm_update_returning_entities_with_populate_existing(engine, capture, checks):
     """An ORM-enabled ``update().returning(User)`` executed with ``populate_existing=True`` returns the
@@ -497,7 +539,11 @@ def test_orm_update_returning_entities_with_populate_existing(engine, capture, c
         checks.equal("fullname on the object", sandy.__dict__.get("fullname"), "Sandy Squirrel")
 
 
-@behaviour("orm.post-update-with-version-counter", doc="orm/relationship_persistence.html#rows-that-point-to-themselves-mutually-dependent-rows", requires="2.0")
+@behaviour(
+    "orm.post-update-with-version-counter",
+    doc="orm/relationship_persistence.html#rows-that-point-to-themselves-mutually-dependent-rows",
+    requires="2.0",
+)
 def test_post_update_rows_use_the_current_version(engine, corner_tables, capture, checks):
     """With ``post_update=True`` the ORM sets a mutually dependent foreign key in a second UPDATE; on a
     versioned row (``version_id_col``) that UPDATE, and a later DELETE, compare the version the row has by then,
@@ -527,7 +573,11 @@ def test_post_update_rows_use_the_current_version(engine, corner_tables, capture
     checks.equal("boards left", boards, 0)
 
 
-@behaviour("orm.post-update-delete-parent", doc="orm/relationship_persistence.html#rows-that-point-to-themselves-mutually-dependent-rows", requires="2.0")
+@behaviour(
+    "orm.post-update-delete-parent",
+    doc="orm/relationship_persistence.html#rows-that-point-to-themselves-mutually-dependent-rows",
+    requires="2.0",
+)
 def test_deleting_a_post_update_parent_nulls_children_once(engine, corner_tables, capture, checks):
     """Deleting the parent of a one-to-many ``post_update`` relationship sets the foreign key of each remaining
     child to NULL in one UPDATE per child, before the parent's DELETE.
@@ -552,7 +602,9 @@ def test_deleting_a_post_update_parent_nulls_children_once(engine, corner_tables
     checks.equal("children left", [list(row) for row in cards], [["first", None]])
 
 
-@behaviour("orm.add-cte-unreferenced", doc="core/selectable.html#sqlalchemy.sql.expression.HasCTE.add_cte", requires="2.0")
+@behaviour(
+    "orm.add-cte-unreferenced", doc="core/selectable.html#sqlalchemy.sql.expression.HasCTE.add_cte", requires="2.0"
+)
 @pytest.mark.usefixtures("tables")
 def test_orm_select_renders_a_cte_added_with_add_cte(engine, capture, checks):
     """``add_cte()`` renders the given CTE in the statement's WITH clause even when nothing else in the
@@ -567,7 +619,11 @@ def test_orm_select_renders_a_cte_added_with_add_cte(engine, capture, checks):
     checks.equal("statements naming the CTE", len(selects), 1)
 
 
-@behaviour("session.flush-reusing-an-expired-identity", doc="orm/session_state_management.html#session-object-states", requires="2.0")
+@behaviour(
+    "session.flush-reusing-an-expired-identity",
+    doc="orm/session_state_management.html#session-object-states",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_flush_of_a_new_object_taking_a_rolled_back_identity(engine, capture, checks):
     """A rollback expires the objects the transaction loaded and leaves them in the identity map; a new object
@@ -615,9 +671,6 @@ def test_attribute_keyed_dict_keys_by_a_plain_python_property(engine, corner_tab
     checks.equal("keys of the loaded collection", keys, ["groceries"])
 
 
-
-
-
 class Keeper(CornerBase):
     """A keeper whose animals load eagerly by default (``lazy="selectin"``)."""
 
@@ -637,7 +690,11 @@ class Animal(CornerBase):
     keeper_id = Column(Integer, ForeignKey("history_keeper.id"))
 
 
-@behaviour("orm.query-enable-eagerloads-false", doc="orm/queryguide/query.html#sqlalchemy.orm.Query.enable_eagerloads", requires="2.0")
+@behaviour(
+    "orm.query-enable-eagerloads-false",
+    doc="orm/queryguide/query.html#sqlalchemy.orm.Query.enable_eagerloads",
+    requires="2.0",
+)
 def test_enable_eagerloads_false_turns_off_mapper_configured_eager_loading(engine, corner_tables, capture, checks):
     """``Query.enable_eagerloads(False)`` turns off eager loading, also the eager loading configured on the
     mapping (``lazy="selectin"``): the query emits its own SELECT only, and the collection loads on access.
@@ -656,7 +713,9 @@ def test_enable_eagerloads_false_turns_off_mapper_configured_eager_loading(engin
     checks.equal("collection loaded before access", loaded_before_access, False)
 
 
-@behaviour("orm.bulk-insert-without-returning", doc="orm/queryguide/dml.html#orm-bulk-insert-statements", requires="2.0")
+@behaviour(
+    "orm.bulk-insert-without-returning", doc="orm/queryguide/dml.html#orm-bulk-insert-statements", requires="2.0"
+)
 def test_orm_bulk_insert_and_flush_into_a_table_without_implicit_returning(engine, corner_tables, capture, checks):
     """On a table with ``implicit_returning=False`` the ORM inserts without RETURNING: an ORM bulk INSERT of a
     list of dictionaries stores every row, and a flush of new objects gives each its generated primary key.
@@ -674,10 +733,16 @@ def test_orm_bulk_insert_and_flush_into_a_table_without_implicit_returning(engin
         stored = dict(connection.execute(select(Animal.name, Animal.id)).all())
     checks.equal("inserts raise", _exception_name(caught), None)
     checks.equal("rows stored", sorted(stored), ["gary", "larry", "rocky", "snail"])
-    checks.equal("primary keys of the flushed objects", caught.error is None and ids, [stored.get("larry"), stored.get("rocky")])
+    checks.equal(
+        "primary keys of the flushed objects", caught.error is None and ids, [stored.get("larry"), stored.get("rocky")]
+    )
 
 
-@behaviour("orm.bulk-save-objects-identity", doc="orm/session_api.html#sqlalchemy.orm.Session.bulk_save_objects", requires="2.0")
+@behaviour(
+    "orm.bulk-save-objects-identity",
+    doc="orm/session_api.html#sqlalchemy.orm.Session.bulk_save_objects",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_bulk_save_objects_with_return_defaults_gives_objects_their_identity(engine, capture, checks):
     """``Session.bulk_save_objects(objects, return_defaults=True)`` fetches each new row's primary key and sets

@@ -14,8 +14,8 @@ from sqlalchemy import (
     LABEL_STYLE_NONE,
     Column,
     Computed,
-    Float,
     Enum,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Integer,
@@ -104,9 +104,7 @@ def test_floor_division_of_a_non_integer_by_an_integer_floors(engine, capture, c
     checks.equal("Integer // Integer", int(integers), 3)
 
 
-@behaviour(
-    "types.numeric-decimal-return-scale", doc="core/type_basics.html#sqlalchemy.types.Numeric", requires="2.0"
-)
+@behaviour("types.numeric-decimal-return-scale", doc="core/type_basics.html#sqlalchemy.types.Numeric", requires="2.0")
 def test_numeric_decimal_return_scale_sets_the_scale_of_returned_decimals(engine, capture, checks):
     """``Numeric(decimal_return_scale=N)`` is the scale of the ``Decimal`` values returned when the driver
     hands back floats; a driver returning ``Decimal`` itself returns the database's scale, here the same N.
@@ -156,7 +154,11 @@ def test_frozen_result_keeps_ambiguous_column_names_ambiguous(engine, capture, c
     checks.equal("thawed row by position", [len(thawed), thawed[1]], [2, None])
 
 
-@behaviour("result.mappings-of-repeated-columns", doc="changelog/migration_14.html#select-objects-and-derived-from-clauses-allow-for-duplicate-columns-and-column-labels", requires="2.0")
+@behaviour(
+    "result.mappings-of-repeated-columns",
+    doc="changelog/migration_14.html#select-objects-and-derived-from-clauses-allow-for-duplicate-columns-and-column-labels",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_mappings_of_a_select_naming_a_column_twice(engine, capture, checks):
     """A ``select()`` may name the same column twice, beside textual columns: both are rendered, the repeat
@@ -177,7 +179,11 @@ def test_mappings_of_a_select_naming_a_column_twice(engine, capture, checks):
     )
 
 
-@behaviour("pool.isolation-level-reset-on-return", doc="core/connections.html#setting-transaction-isolation-levels-including-dbapi-autocommit", requires="2.0")
+@behaviour(
+    "pool.isolation-level-reset-on-return",
+    doc="core/connections.html#setting-transaction-isolation-levels-including-dbapi-autocommit",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_engine_autocommit_comes_back_after_a_connection_level_isolation(make_engine, capture, checks):
     """An engine created with ``isolation_level="AUTOCOMMIT"`` gives every checked-out connection that level:
@@ -200,7 +206,11 @@ def test_engine_autocommit_comes_back_after_a_connection_level_isolation(make_en
     checks.equal("rows after rollback on the next checkout", names, ["kept"])
 
 
-@behaviour("engine.execution-options-copies", doc="core/connections.html#sqlalchemy.engine.Engine.execution_options", requires="2.0")
+@behaviour(
+    "engine.execution-options-copies",
+    doc="core/connections.html#sqlalchemy.engine.Engine.execution_options",
+    requires="2.0",
+)
 def test_engine_execution_options_copies_with_isolation_levels(engine, capture, checks):
     """``Engine.execution_options()`` returns a copy of the engine sharing its pool; it may be called several
     times on the same engine (and on a copy), each copy giving its connections its own isolation level.
@@ -217,10 +227,16 @@ def test_engine_execution_options_copies_with_isolation_levels(engine, capture, 
                 with copy.connect() as connection:
                     levels.append(connection.get_execution_options().get("isolation_level"))
     checks.equal("copies raise", _exception_name(caught), None)
-    checks.equal("isolation level of each copy", caught.error is None and levels, ["AUTOCOMMIT", "SERIALIZABLE", "SERIALIZABLE"])
+    checks.equal(
+        "isolation level of each copy", caught.error is None and levels, ["AUTOCOMMIT", "SERIALIZABLE", "SERIALIZABLE"]
+    )
 
 
-@behaviour("engine.do-connect-own-arguments", doc="core/engines.html#modifying-the-dbapi-connection-after-connect-or-running-commands-after-connect", requires="2.0")
+@behaviour(
+    "engine.do-connect-own-arguments",
+    doc="core/engines.html#modifying-the-dbapi-connection-after-connect-or-running-commands-after-connect",
+    requires="2.0",
+)
 def test_do_connect_listener_gets_fresh_arguments_for_every_connection(make_engine, capture, checks):
     """A ``do_connect`` listener receives the connection arguments (``cargs``, ``cparams``) to modify in place
     for the connection being made; each new connection starts again from the engine's own arguments, so a change
@@ -275,7 +291,11 @@ def test_logging_token_can_be_changed_and_removed_on_a_connection(engine, captur
     checks.equal("resetting the token on a fresh connection raises", _exception_name(reset_fresh), None)
 
 
-@behaviour("sql.generative-hints-and-suffixes", doc="core/selectable.html#sqlalchemy.sql.expression.Select.with_statement_hint", requires="2.0")
+@behaviour(
+    "sql.generative-hints-and-suffixes",
+    doc="core/selectable.html#sqlalchemy.sql.expression.Select.with_statement_hint",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_hint_prefix_and_suffix_methods_return_a_new_select(engine, capture, checks):
     """``Select.with_statement_hint()``, ``prefix_with()`` and ``suffix_with()`` are generative: each returns a
@@ -293,7 +313,9 @@ def test_hint_prefix_and_suffix_methods_return_a_new_select(engine, capture, che
     texts = capture.sql()
 
     markers = [[marker for marker in ("hint", "suffix", "prefix") if f"history {marker}" in sql] for sql in texts]
-    checks.equal("markers in the base, hinted, suffixed, prefixed statements", markers, [[], ["hint"], ["suffix"], ["prefix"]])
+    checks.equal(
+        "markers in the base, hinted, suffixed, prefixed statements", markers, [[], ["hint"], ["suffix"], ["prefix"]]
+    )
 
 
 @behaviour("sql.correlate-none", doc="core/selectable.html#sqlalchemy.sql.expression.Select.correlate", requires="2.0")
@@ -322,7 +344,11 @@ def test_correlate_none_disables_correlation_also_after_a_correlated_twin_ran(en
     checks.equal("correlate(None) EXISTS", uncorrelated, ["patrick", "sandy"])
 
 
-@behaviour("sql.params-of-cte-in-select-from", doc="core/selectable.html#sqlalchemy.sql.expression.Select.params", requires="2.0")
+@behaviour(
+    "sql.params-of-cte-in-select-from",
+    doc="core/selectable.html#sqlalchemy.sql.expression.Select.params",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_params_replaces_values_inside_a_cte_used_in_select_from(engine, capture, checks):
     """``params()`` returns a copy of the statement with the named bound parameters set to new values, also those
@@ -354,7 +380,9 @@ def _documented_defaults_table():
     )
 
 
-@behaviour("dml.from-select-include-defaults", doc="core/dml.html#sqlalchemy.sql.expression.Insert.from_select", requires="2.0")
+@behaviour(
+    "dml.from-select-include-defaults", doc="core/dml.html#sqlalchemy.sql.expression.Insert.from_select", requires="2.0"
+)
 @pytest.mark.usefixtures("tables")
 def test_from_select_include_defaults_applies_to_each_statement(engine, make_tables, capture, checks):
     """``Insert.from_select(..., include_defaults=True)`` (the default) adds the Python-side defaults of the
@@ -375,7 +403,11 @@ def test_from_select_include_defaults_applies_to_each_statement(engine, make_tab
     checks.equal("source with and without defaults", stored, ["python-default", None])
 
 
-@behaviour("reflection.quoted-constraint-names", doc="core/reflection.html#fine-grained-reflection-with-inspector", requires="2.0")
+@behaviour(
+    "reflection.quoted-constraint-names",
+    doc="core/reflection.html#fine-grained-reflection-with-inspector",
+    requires="2.0",
+)
 def test_constraint_names_needing_quotes_are_reflected_as_given(engine, make_tables, capture, checks):
     """``Inspector.get_unique_constraints()`` and ``get_foreign_keys()`` return constraint names as they were
     created, also names with upper-case letters that the DDL quotes.
@@ -403,7 +435,11 @@ def test_constraint_names_needing_quotes_are_reflected_as_given(engine, make_tab
     checks.equal("FOREIGN KEY constraint names", [c["name"] for c in foreign], ["FK_History_Parent"])
 
 
-@behaviour("reflection.foreign-key-to-names-with-parentheses", doc="core/reflection.html#sqlalchemy.engine.reflection.Inspector.get_foreign_keys", requires="2.0")
+@behaviour(
+    "reflection.foreign-key-to-names-with-parentheses",
+    doc="core/reflection.html#sqlalchemy.engine.reflection.Inspector.get_foreign_keys",
+    requires="2.0",
+)
 def test_foreign_key_to_a_table_and_column_named_with_parentheses(engine, make_tables, capture, checks):
     """``Inspector.get_foreign_keys()`` returns the referred table and columns of a foreign key by their names,
     also names containing parentheses (quoted identifiers).
@@ -425,12 +461,17 @@ def test_foreign_key_to_a_table_and_column_named_with_parentheses(engine, make_t
     checks.equal("reflection raises", _exception_name(caught), None)
     checks.equal(
         "referred table and columns",
-        caught.error is None and [[f["constrained_columns"], f["referred_table"], f["referred_columns"]] for f in foreign],
+        caught.error is None
+        and [[f["constrained_columns"], f["referred_table"], f["referred_columns"]] for f in foreign],
         [[["parent_key"], "history_parent(v1)", ["key(a)"]]],
     )
 
 
-@behaviour("reflection.computed-column-without-rowid", doc="core/defaults.html#computed-generated-always-as-columns", requires="2.0")
+@behaviour(
+    "reflection.computed-column-without-rowid",
+    doc="core/defaults.html#computed-generated-always-as-columns",
+    requires="2.0",
+)
 def test_computed_column_reflected_in_a_table_with_options(engine, make_tables, capture, checks):
     """``Inspector.get_columns()`` reports a computed (GENERATED ALWAYS AS) column with its ``computed``
     entry, also in a table created with dialect table options (SQLite ``WITHOUT ROWID``).
@@ -455,7 +496,11 @@ def test_computed_column_reflected_in_a_table_with_options(engine, make_tables, 
     checks.equal("columns with a computed entry", computed, {"id": False, "price": False, "doubled": True})
 
 
-@behaviour("reflection.inline-unique-after-tab", doc="core/reflection.html#sqlalchemy.engine.reflection.Inspector.get_unique_constraints", requires="2.0")
+@behaviour(
+    "reflection.inline-unique-after-tab",
+    doc="core/reflection.html#sqlalchemy.engine.reflection.Inspector.get_unique_constraints",
+    requires="2.0",
+)
 def test_inline_unique_constraint_after_a_tab_is_reflected(engine, capture, checks):
     """``Inspector.get_unique_constraints()`` returns a UNIQUE constraint written inline in a column definition
     of hand-written DDL, whatever whitespace (here a tab) separates it from the column type.
@@ -464,7 +509,12 @@ def test_inline_unique_constraint_after_a_tab_is_reflected(engine, capture, chec
     """
     with engine.begin() as connection:
         connection.execute(
-            text("CREATE TABLE history_inline_unique (\n  id INTEGER NOT NULL PRIMARY KEY,\n  code INTEGER NOT NULL\tUNIQUE\n)")
+            text(
+                "CREATE TABLE history_inline_unique (\n"
+                "  id INTEGER NOT NULL PRIMARY KEY,\n"
+                "  code INTEGER NOT NULL\tUNIQUE\n"
+                ")"
+            )
         )
     try:
         with capture.observe():
@@ -475,7 +525,11 @@ def test_inline_unique_constraint_after_a_tab_is_reflected(engine, capture, chec
     checks.equal("UNIQUE constraint columns", [c["column_names"] for c in unique], [["code"]])
 
 
-@behaviour("ddl.server-default-expression", doc="core/defaults.html#server-invoked-ddl-explicit-default-expressions", requires="2.0")
+@behaviour(
+    "ddl.server-default-expression",
+    doc="core/defaults.html#server-invoked-ddl-explicit-default-expressions",
+    requires="2.0",
+)
 def test_server_default_expression_is_evaluated_by_the_server(engine, make_tables, capture, checks):
     """``server_default=text("...")`` places the SQL expression in the column's DEFAULT clause, so a row
     inserted without the column gets the expression's value computed by the server.
@@ -499,7 +553,11 @@ def test_server_default_expression_is_evaluated_by_the_server(engine, make_table
         checks.equal("default value of total", total, 5)
 
 
-@behaviour("reflection.has-table-unknown-schema", doc="core/reflection.html#sqlalchemy.engine.reflection.Inspector.has_table", requires="2.0")
+@behaviour(
+    "reflection.has-table-unknown-schema",
+    doc="core/reflection.html#sqlalchemy.engine.reflection.Inspector.has_table",
+    requires="2.0",
+)
 def test_has_table_in_an_unknown_schema_is_false(engine, capture, checks):
     """``Inspector.has_table()`` returns False for a table that does not exist, also when the given schema
     does not exist either.
@@ -532,7 +590,11 @@ def test_comparing_a_column_to_a_longer_string_matches_nothing(engine, capture, 
     checks.equal("rows matching the 30-character string", len(exact), 1)
 
 
-@behaviour("ddl.small-integer-autoincrement-primary-key", doc="core/type_basics.html#sqlalchemy.types.SmallInteger", requires="2.0")
+@behaviour(
+    "ddl.small-integer-autoincrement-primary-key",
+    doc="core/type_basics.html#sqlalchemy.types.SmallInteger",
+    requires="2.0",
+)
 def test_small_integer_primary_key_is_created_small(engine, make_tables, capture, checks):
     """A ``SmallInteger`` primary key column is created as a small integer type, also where the backend makes
     it autoincrementing (PostgreSQL SMALLSERIAL, MySQL SMALLINT AUTO_INCREMENT): reflection gives back a
@@ -592,7 +654,11 @@ token_table = Table(
 )
 
 
-@behaviour("imv.returning-generated-keys-in-order", doc="core/connections.html#correlating-returned-rows-with-parameter-sets", requires="2.0")
+@behaviour(
+    "imv.returning-generated-keys-in-order",
+    doc="core/connections.html#correlating-returned-rows-with-parameter-sets",
+    requires="2.0",
+)
 def test_insertmanyvalues_returns_generated_keys_in_parameter_order(engine, make_tables, capture, checks):
     """An INSERT..RETURNING executed with a list of parameter sets and ``sort_by_parameter_order=True`` returns
     one row per parameter set, in order, for keys generated by an explicit ``Sequence`` (where the backend has
@@ -617,7 +683,11 @@ def test_insertmanyvalues_returns_generated_keys_in_parameter_order(engine, make
             for name, table in (("Sequence", counter_table), ("Uuid", token_table))
         }
     for name in ("Sequence", "Uuid"):
-        checks.equal(f"{name} keys returned in order", returned[name], sorted(stored[name], key=lambda r: ["first", "second", "third"].index(r[0])))
+        checks.equal(
+            f"{name} keys returned in order",
+            returned[name],
+            sorted(stored[name], key=lambda r: ["first", "second", "third"].index(r[0])),
+        )
 
 
 enum_metadata = MetaData()
@@ -630,7 +700,9 @@ labelled_table = Table(
 )
 
 
-@behaviour("types.enum-labels-with-special-characters", doc="core/type_basics.html#sqlalchemy.types.Enum", requires="2.0")
+@behaviour(
+    "types.enum-labels-with-special-characters", doc="core/type_basics.html#sqlalchemy.types.Enum", requires="2.0"
+)
 def test_enum_labels_with_percent_signs_and_backslashes_round_trip(engine, make_tables, capture, checks):
     """An ``Enum`` type's labels are arbitrary strings: labels containing percent signs or a backslash are
     created in the DDL as given (native ENUM types included), and every label is stored and read back unchanged.
@@ -669,7 +741,11 @@ def test_delete_returning_with_an_empty_in_list_returns_no_rows(engine, capture,
     checks.equal("rows left", left, ["cup"])
 
 
-@behaviour("sql.lambda-statements-take-each-calls-values", doc="core/connections.html#using-lambdas-to-add-significant-speed-gains-to-statement-production", requires="2.0")
+@behaviour(
+    "sql.lambda-statements-take-each-calls-values",
+    doc="core/connections.html#using-lambdas-to-add-significant-speed-gains-to-statement-production",
+    requires="2.0",
+)
 @pytest.mark.usefixtures("tables")
 def test_lambda_statements_run_with_the_values_of_each_call(engine, make_engine, capture, checks):
     """A lambda statement (``lambda_stmt()``) is cached by the lambda's code, and the Python values it closes
