@@ -282,7 +282,7 @@ def test_orm_bulk_insert_returning_one_column_inserts_the_given_columns(engine, 
 
 @behaviour(
     "orm.upsert-returning-populate-existing",
-    doc="orm/queryguide/dml.html#using-the-upsert-returning-feature",
+    doc="orm/queryguide/dml.html#orm-queryguide-upsert-returning",
     requires="2.0",
 )
 @pytest.mark.usefixtures("tables")
@@ -339,7 +339,7 @@ def test_replacing_a_collection_cascades_every_member_into_the_session(engine, c
 
 @behaviour(
     "orm.delete-cascade-with-raiseload",
-    doc="orm/queryguide/relationships.html#prevent-lazy-loads-with-raiseload",
+    doc="orm/queryguide/relationships.html#prevent-lazy-with-raiseload",
     requires="2.0",
 )
 def test_session_delete_loads_a_raiseload_collection_to_cascade(engine, corner_tables, capture, checks):
@@ -774,7 +774,7 @@ def test_a_do_orm_execute_listener_returning_nothing_changes_nothing(engine, cor
         event.listen(session, "do_orm_execute", lambda state: seen.append(state.is_select))
         with capture.observe(), checks.catch() as caught:
             statement = select(Keeper).options(selectinload(Keeper.animals)).order_by(Keeper.name)
-            keepers = session.scalars(statement.execution_options(yield_per=1)).all()
+            keepers = session.scalars(statement.execution_options(yield_per=10)).all()
             pets = [[animal.name for animal in keeper.animals] for keeper in keepers]
     checks.equal("select raises", _exception_name(caught), None)
     checks.equal("pets of each keeper", caught.error is None and pets, [["patrick's pet"], ["sandy's pet"]])
