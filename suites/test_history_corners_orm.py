@@ -24,7 +24,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import aliased, column_property, relationship, selectinload, subqueryload
-from sqlalchemy.orm.collections import attribute_keyed_dict
+
+try:
+    from sqlalchemy.orm.collections import attribute_keyed_dict
+except ImportError:  # SQLAlchemy 1.4 names it attribute_mapped_collection (its behaviour requires 2.0)
+    from sqlalchemy.orm.collections import attribute_mapped_collection as attribute_keyed_dict
 
 from fixtures.compat import Session, declarative_base
 from fixtures.models import Address, User, user_table
