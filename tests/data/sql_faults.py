@@ -13,32 +13,13 @@ and prints one line per fault: caught when every expected cell is ``fail``. ``--
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
+from tests.data.fault_harness import ALL, MYSQL, POSTGRESQL, SERVERS, SQLITE, Fault, inject_named, main
+
 FAULT_VARIABLE = "SQL_FAULT"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
-SQLITE, POSTGRESQL, MYSQL = "sqlite", "postgresql", "mysql"
-ALL = (SQLITE, POSTGRESQL, MYSQL)
-SERVERS = (POSTGRESQL, MYSQL)
-
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    summary: str
-    inject: Callable[[], None]
-    module: str  # the suite module (suites/test_<module>.py) that must catch it
-    # behaviour -> backends where its cell must be ``fail`` under the fault
-    expected_fail: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _prop_rowcount(condition):
@@ -682,42 +663,8 @@ FAULTS: dict[str, Fault] = {
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args) -> None:
-    name = os.environ.get(FAULT_VARIABLE, "")
-    if name:
-        FAULTS[name].inject()
-
-
-def run_fault(fault: Fault, target_arguments: list[str], backend: str, directory: Path) -> tuple[bool, list[str]]:
-    """Run the fault's module with the fault injected; caught when every expected cell on ``backend`` is fail."""
-    results = directory / f"{fault.name}.{backend}.json"
-    command = [sys.executable, "-m", "pytest", f"suites/test_{fault.module}.py", "-p", "no:cacheprovider", "-q"]
-    command += ["-p", "tests.data.sql_faults", *target_arguments, "--results", str(results)]
-    subprocess.run(command, cwd=PROJECT_ROOT, env={**os.environ, FAULT_VARIABLE: fault.name}, capture_output=True)
-    cells = json.loads(results.read_text())["cells"] if results.exists() else []
-    outcomes = {cell["behaviour"]: cell["outcome"] for cell in cells}
-    expected = [behaviour for behaviour, backends in fault.expected_fail.items() if backend in backends]
-    lines = [f"{behaviour}={outcomes.get(behaviour, 'missing')}" for behaviour in expected]
-    return bool(expected) and all(outcomes.get(behaviour) == "fail" for behaviour in expected), lines
-
-
-def main(arguments: list[str]) -> int:
-    if "--dburl" in arguments:
-        url = arguments[arguments.index("--dburl") + 1]
-        target_arguments, backend = ["--dburl", url], POSTGRESQL if url.startswith("postgresql") else MYSQL
-    else:
-        target_arguments, backend = ["--backend", "sqlite"], SQLITE
-    only = arguments[arguments.index("--only") + 1] if "--only" in arguments else None
-    caught = total = 0
-    with tempfile.TemporaryDirectory(prefix="sql-faults-") as directory:
-        for fault in FAULTS.values():
-            if (only and fault.name != only) or not any(backend in b for b in fault.expected_fail.values()):
-                continue
-            ok, lines = run_fault(fault, target_arguments, backend, Path(directory))
-            caught, total = caught + ok, total + 1
-            print(f"{backend:10} {fault.name:32} {'caught' if ok else 'MISSED'}  {' '.join(lines)}", flush=True)
-    print(f"{backend}: {caught}/{total} faults caught")
-    return 0 if caught == total else 1
+    inject_named(FAULTS, FAULT_VARIABLE)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(FAULTS, "tests.data.sql_faults", FAULT_VARIABLE, sys.argv[1:]))
