@@ -125,10 +125,13 @@ def test_inspector_reads_the_view_definition(engine, detail, capture, checks):
         definition = inspect(engine).get_view_definition("rd_item_view")
 
     text_of = squeezed(definition)
+    shown = " ".join(str(definition).split())
+    # from the SELECT on: MariaDB's CREATE .. DEFINER=`user`@`host` prefix names the server's user, not the view
+    shown = shown[max(shown.lower().find("select"), 0) :]
     checks.that(
         "definition",
         "select" in text_of and "fromrd_item" in text_of.replace(".", " ").replace(" ", "") and "quantity>5" in text_of,
-        got=" ".join(str(definition).split()),
+        got=shown,
         expected="SELECT id, name FROM rd_item WHERE quantity > 5",
     )
 
