@@ -140,7 +140,7 @@ def test_plugin_is_not_registered_twice_inside_the_checkout(venv: Path) -> None:
     ("arguments", "message"),
     [
         (["run"], "no target"),
-        (["run", "--dburl", "nosuch://x"], "unknown backend 'nosuch'"),
+        (["run", "--dburl", "nosuch://x"], "no installed SQLAlchemy dialect for 'nosuch'"),
         (["gate", "missing-baseline", "missing-candidate"], "missing-baseline"),
         (["report", "missing-results"], "missing-results"),
         (["upgrade", "--envs", "oracle", "--to", "sqlalchemy==2.0.10"], "oracle"),
