@@ -29,6 +29,16 @@ class Fault:
     expected_fail: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+def all_subclasses(cls: type) -> list[type]:
+    """``cls`` and every class below it, so a fault reaches the dialects' and results' own overrides."""
+    seen, todo = [], [cls]
+    while todo:
+        current = todo.pop()
+        seen.append(current)
+        todo.extend(current.__subclasses__())
+    return seen
+
+
 def inject_named(faults: dict[str, Fault], variable: str) -> None:
     """Inject the fault whose name the environment variable holds (nothing when it is unset)."""
     name = os.environ.get(variable, "")

@@ -20,18 +20,10 @@ from typing import Any
 
 import pytest
 
-from tests.data.fault_harness import ALL, POSTGRESQL, SERVERS, SQLITE, Fault, inject_named, main
+from tests.data.fault_harness import ALL, POSTGRESQL, SERVERS, SQLITE, Fault, all_subclasses, inject_named, main
+from tests.data.sqlalchemy_faults import fetchmany_ignores_size
 
 FAULT_VARIABLE = "SCHEMA_FAULT"
-
-
-def _subclasses(cls: type) -> list[type]:
-    seen, todo = [], [cls]
-    while todo:
-        current = todo.pop()
-        seen.append(current)
-        todo.extend(current.__subclasses__())
-    return seen
 
 
 def _load_dialects() -> None:
@@ -43,7 +35,7 @@ def _load_dialects() -> None:
 def _replace_everywhere(base: type, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
     """Replace method ``name`` on ``base`` and on every subclass defining its own, wrapping each original."""
     _load_dialects()
-    for cls in _subclasses(base):
+    for cls in all_subclasses(base):
         if name in cls.__dict__:
             setattr(cls, name, make(cls.__dict__[name]))
 
@@ -234,7 +226,7 @@ def stream_results_ignored() -> None:
     import sqlalchemy.dialects.mysql.pymysql
     import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
 
-    for cls in _subclasses(default.DefaultDialect):
+    for cls in all_subclasses(default.DefaultDialect):
         if "supports_server_side_cursors" in cls.__dict__:
             cls.supports_server_side_cursors = False  # as if the dialect had lost its server-side cursor support
 
@@ -260,15 +252,6 @@ def yield_per_not_applied() -> None:
     from sqlalchemy.engine import result
 
     _replace_everywhere(result.ResultInternal, "yield_per", lambda original: lambda self, num: self)
-
-
-def fetchmany_ignores_size() -> None:
-    from sqlalchemy.engine import result
-
-    for cls in _subclasses(result.Result) + _subclasses(result.FilterResult):
-        if "fetchmany" in cls.__dict__:
-            original = cls.fetchmany
-            cls.fetchmany = lambda self, size=None, _original=original: _original(self, None)
 
 
 def yield_per_eager_check_lost() -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.data.fault_harness import all_subclasses
+
 FAULT_VARIABLE = "SQLALCHEMY_FAULT"
 
 CHANGED_DEFAULT = "changed default"
@@ -43,22 +45,13 @@ class Fault:
     from_issue: bool = False
 
 
-def _all_subclasses(cls: type) -> list[type]:
-    seen, todo = [], [cls]
-    while todo:
-        current = todo.pop()
-        seen.append(current)
-        todo.extend(current.__subclasses__())
-    return seen
-
-
 def _dialect_classes() -> list[type]:
     import sqlalchemy.dialects.mysql.pymysql
     import sqlalchemy.dialects.postgresql.psycopg
     import sqlalchemy.dialects.sqlite.pysqlite  # noqa: F401  (the imports register the dialect classes)
     from sqlalchemy.engine import default
 
-    return _all_subclasses(default.DefaultDialect)
+    return all_subclasses(default.DefaultDialect)
 
 
 def _force_keyword(cls: type, name: str, value: object, *, default_only: bool) -> None:
@@ -85,7 +78,7 @@ def insert_compilation_raises() -> None:
     def visit_insert(self, insert_stmt, **kw):
         raise RuntimeError("fault injected: INSERT compilation is broken")
 
-    for cls in _all_subclasses(compiler.SQLCompiler):
+    for cls in all_subclasses(compiler.SQLCompiler):
         if "visit_insert" in cls.__dict__ or cls is compiler.SQLCompiler:
             cls.visit_insert = visit_insert
 
@@ -96,7 +89,7 @@ def floor_division_as_multiply() -> None:
     def visit_floordiv_binary(self, binary, operator, **kw):
         return self.process(binary.left, **kw) + " * " + self.process(binary.right, **kw)
 
-    for cls in _all_subclasses(compiler.SQLCompiler):
+    for cls in all_subclasses(compiler.SQLCompiler):
         if "visit_floordiv_binary" in cls.__dict__ or cls is compiler.SQLCompiler:
             cls.visit_floordiv_binary = visit_floordiv_binary
 
@@ -176,7 +169,7 @@ def one_raises_no_result_for_many() -> None:
     from sqlalchemy import exc
     from sqlalchemy.engine import result
 
-    for cls in _all_subclasses(result.ResultInternal):
+    for cls in all_subclasses(result.ResultInternal):
         if "_only_one_row" not in cls.__dict__:
             continue
         original = cls._only_one_row
@@ -193,7 +186,7 @@ def one_raises_no_result_for_many() -> None:
 def fetchmany_ignores_size() -> None:
     from sqlalchemy.engine import result
 
-    for cls in _all_subclasses(result.Result) + _all_subclasses(result.FilterResult):
+    for cls in all_subclasses(result.Result) + all_subclasses(result.FilterResult):
         if "fetchmany" in cls.__dict__:
             original = cls.fetchmany
             cls.fetchmany = lambda self, size=None, _original=original: _original(self, None)
