@@ -43,19 +43,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import InvalidRequestError
 
+from fixtures.compat import Uuid
 from fixtures.models import Address, User, address_table, item_table, user_table
 from fixtures.plugin import behaviour
-
-try:
-    from sqlalchemy import Uuid
-except ImportError:  # SQLAlchemy 1.4: Uuid is new in 2.0 (the behaviour using it requires 2.0)
-    from sqlalchemy import String as _String
-
-    class Uuid(_String):
-        """A stand-in, so that the module's tables exist on 1.4 too."""
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(32)
 
 
 def _exception_name(caught):

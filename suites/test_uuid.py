@@ -7,22 +7,9 @@ import uuid
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, inspect, select
 from sqlalchemy.orm import registry
 
-from fixtures.compat import Session
+from fixtures.compat import UUID, Session, Uuid
 from fixtures.insert_paths import check_every_path, round_trip_every_path, shared_tables, typed, value_table
 from fixtures.plugin import behaviour
-
-try:
-    from sqlalchemy import UUID, Uuid
-except ImportError:  # SQLAlchemy 1.4: both are new in 2.0, and every behaviour here requires 2.0 (then unsupported)
-    from sqlalchemy import String as _String
-
-    class Uuid(_String):
-        """A stand-in, so that the module's tables (created per module, before any skip) exist on 1.4 too."""
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(32)
-
-    UUID = Uuid
 
 VALUES = [
     uuid.UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7"),
